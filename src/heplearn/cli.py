@@ -1,0 +1,202 @@
+"""The ``heplearn`` command line: one typer app, one line per error, exit code 2."""
+
+import functools
+import os
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+
+from heplearn import __version__
+from heplearn.errors import ConfigError, HeplearnError
+
+app = typer.Typer(
+    name="heplearn",
+    help="From collider data to trained, evaluated and deployable neural networks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+errors = Console(stderr=True, highlight=False)
+_state = {"debug": False}
+USER_ERROR_EXIT_CODE = 2
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def reports_errors(command: Command) -> Command:
+    """Turn heplearn errors into one line on stderr and exit code 2 (traceback with --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except HeplearnError as error:
+            if _state["debug"]:
+                raise
+            errors.print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
+            raise typer.Exit(USER_ERROR_EXIT_CODE) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def config_error(error: ValidationError, flag_style: bool = True) -> ConfigError:
+    """Rephrase a pydantic validation error in terms of command-line flags or spec keys."""
+    problems = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"]]
+        if flag_style and location[:1] == ["detector"]:
+            name = "--detector-config key " + ".".join(location[1:])
+        elif flag_style:
+            name = "--" + ".".join(location).replace("_", "-")
+        else:
+            name = ".".join(location)
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(message if not item["loc"] else f"{name}: {message}")
+    return ConfigError("; ".join(problems))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"heplearn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the full traceback of any error.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """From collider data to trained, evaluated and deployable neural networks."""
+    _state["debug"] = debug
+
+
+class Detector(StrEnum):
+    """Detector models of ``heplearn generate``."""
+
+    particle = "particle"
+    calo = "calo"
+
+
+class FileFormat(StrEnum):
+    """Output formats of ``heplearn generate``."""
+
+    root = "root"
+    parquet = "parquet"
+
+
+def _detector_settings(kind: Detector, config: Path | None) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    if config is not None:
+        try:
+            loaded = yaml.safe_load(config.read_text())
+        except OSError as error:
+            raise ConfigError(f"cannot read --detector-config {config}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"--detector-config {config} is not valid YAML: {error}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"--detector-config {config} must hold a mapping of parameters")
+        settings.update(loaded)
+    settings["kind"] = kind.value
+    return settings
+
+
+@app.command()
+@reports_errors
+def generate(
+    sample: Annotated[
+        str,
+        typer.Argument(help="top-vs-qcd, jets5, hww-vs-dy or higgs-4l (see docs/samples.md)."),
+    ],
+    events: Annotated[
+        int, typer.Option("--events", "-n", help="Accepted events per process (per class).")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    seed: Annotated[int, typer.Option(help="Seed of the whole sample.")] = 42,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: all cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(help="Address of a dask.distributed scheduler to run the blocks on."),
+    ] = None,
+    detector: Annotated[Detector, typer.Option(help="Detector model.")] = Detector.particle,
+    detector_config: Annotated[
+        Path | None,
+        typer.Option(help="YAML file of detector parameters (see docs/samples.md)."),
+    ] = None,
+    pt_min: Annotated[
+        float | None,
+        typer.Option(help="Jet samples: lower edge of the leading-jet pT window [GeV]."),
+    ] = None,
+    pt_max: Annotated[
+        float | None,
+        typer.Option(help="Jet samples: upper edge of the leading-jet pT window [GeV]."),
+    ] = None,
+    eta_max: Annotated[float, typer.Option(help="Jet samples: leading-jet |η| acceptance.")] = 2.0,
+    jet_radius: Annotated[float, typer.Option(help="Jet samples: anti-kT radius R.")] = 0.8,
+    ecm: Annotated[float, typer.Option(help="pp centre-of-mass energy [GeV].")] = 14_000.0,
+    events_per_file: Annotated[int, typer.Option(help="Maximum entries per file.")] = 100_000,
+    file_format: Annotated[
+        FileFormat, typer.Option("--format", help="Output format.")
+    ] = FileFormat.root,
+    overwrite: Annotated[bool, typer.Option(help="Replace a sample already in --out.")] = False,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Generate a labelled sample with Pythia 8 and FastJet into ROOT or Parquet files."""
+    from heplearn.generate.registry import get_sample
+    from heplearn.generate.run import METADATA_NAME, generate_sample
+    from heplearn.generate.samples import GenerateOptions
+
+    get_sample(sample)
+    try:
+        options = GenerateOptions(
+            events=events,
+            seed=seed,
+            detector=_detector_settings(detector, detector_config),
+            ecm_gev=ecm,
+            pt_min=pt_min,
+            pt_max=pt_max,
+            eta_max=eta_max,
+            jet_radius=jet_radius,
+            events_per_file=events_per_file,
+            format=file_format.value,
+        )
+    except ValidationError as error:
+        raise config_error(error) from None
+    metadata = generate_sample(
+        sample,
+        options,
+        out,
+        workers=workers or os.cpu_count() or 1,
+        scheduler=scheduler,
+        overwrite=overwrite,
+        progress=not quiet,
+    )
+    entries = sum(entry["entries"] for entry in metadata["files"])
+    typer.echo(
+        f"wrote {entries} events in {len(metadata['files'])} file(s) to {out} "
+        f"({metadata['seconds']:.0f} s); description in {out / METADATA_NAME}"
+    )
+
+
+@app.command()
+@reports_errors
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the demo puts its sample.")] = Path("data/demo"),
+    events: Annotated[int, typer.Option(help="Jets per class.")] = 2000,
+) -> None:
+    """Run the main job on the built-in default: generate top vs QCD jets and summarise them."""
+    from heplearn.demo import run_demo
+
+    run_demo(out, events)

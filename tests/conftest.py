@@ -1,0 +1,33 @@
+"""Shared test fixtures: small generated samples, made once per test session."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heplearn.generate.run import generate_sample
+from heplearn.generate.samples import GenerateOptions
+
+SampleFactory = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def generated_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFactory:
+    """Return a function that generates a sample once per session and returns its directory.
+
+    Calls with the same arguments share one directory, so several tests can read the same
+    small sample without paying for it twice.
+    """
+    cache: dict[tuple[str, int, str], Path] = {}
+
+    def make(sample: str, *, workers: int = 1, **options: Any) -> Path:
+        key = (sample, workers, json.dumps(options, sort_keys=True))
+        if key not in cache:
+            out = tmp_path_factory.mktemp(sample)
+            generate_sample(sample, GenerateOptions(**options), out, workers=workers)
+            cache[key] = out
+        return cache[key]
+
+    return make

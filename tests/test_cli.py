@@ -1,0 +1,137 @@
+"""The command line: help everywhere, one-line errors with exit code 2, nothing written."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from heplearn.cli import USER_ERROR_EXIT_CODE, app
+
+runner = CliRunner()
+
+
+def _generate(*arguments: str):
+    return runner.invoke(app, ["generate", *arguments])
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["demo"]])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [*command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def _assert_one_line_error(result, *fragments):
+    assert result.exit_code == USER_ERROR_EXIT_CODE, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_unknown_sample_lists_the_samples(tmp_path):
+    out = tmp_path / "out"
+    result = _generate("top-vs-gcd", "-n", "10", "--out", str(out))
+    _assert_one_line_error(result, "'top-vs-gcd'", "top-vs-qcd", "jets5", "hww-vs-dy", "higgs-4l")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("events", ["0", "-5"])
+def test_event_count_must_be_positive(tmp_path, events):
+    out = tmp_path / "out"
+    result = _generate("top-vs-qcd", "--events", events, "--out", str(out))
+    _assert_one_line_error(result, "--events", "greater than 0")
+    assert not out.exists()
+
+
+def test_inverted_pt_window(tmp_path):
+    out = tmp_path / "out"
+    result = _generate(
+        "top-vs-qcd", "-n", "10", "-o", str(out), "--pt-min", "700", "--pt-max", "600"
+    )
+    _assert_one_line_error(result, "--pt-min 700", "--pt-max 600", "inverted")
+    assert not out.exists()
+
+
+def test_pt_window_on_a_lepton_sample(tmp_path):
+    out = tmp_path / "out"
+    result = _generate("hww-vs-dy", "-n", "10", "-o", str(out), "--pt-min", "100")
+    _assert_one_line_error(result, "--pt-min", "hww-vs-dy")
+    assert not out.exists()
+
+
+def test_unwritable_output(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = _generate("top-vs-qcd", "-n", "10", "-o", str(blocker / "sample"))
+    _assert_one_line_error(result, str(blocker / "sample"), "writable")
+    assert blocker.read_text() == "not a directory"
+
+
+def test_non_empty_output_needs_overwrite(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result = _generate("top-vs-qcd", "-n", "10", "-o", str(out))
+    _assert_one_line_error(result, "not empty", "--overwrite")
+    assert [path.name for path in out.iterdir()] == ["notes.txt"]
+
+
+def test_bad_detector_config_names_the_key(tmp_path):
+    config = tmp_path / "detector.yaml"
+    config.write_text("cell_size_eta: -1\ntrack_resolution: 0.1\n")
+    out = tmp_path / "out"
+    result = _generate(
+        "top-vs-qcd",
+        "-n",
+        "10",
+        "-o",
+        str(out),
+        "--detector",
+        "calo",
+        "--detector-config",
+        str(config),
+    )
+    _assert_one_line_error(result, "cell_size_eta", "track_resolution")
+    assert not out.exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "heplearn",
+        "--debug",
+        "generate",
+        "nope",
+        "-n",
+        "1",
+        "-o",
+        str(tmp_path / "out"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+    assert "ConfigError" in result.stderr
+
+
+def test_the_installed_command_exits_with_2(tmp_path):
+    command = [
+        sys.executable,
+        "-m",
+        "heplearn",
+        "generate",
+        "nope",
+        "-n",
+        "1",
+        "-o",
+        str(tmp_path / "out"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == USER_ERROR_EXIT_CODE
+    assert result.stderr.strip() == (
+        "error: unknown sample 'nope'; choose one of: top-vs-qcd, jets5, hww-vs-dy, higgs-4l"
+    )
