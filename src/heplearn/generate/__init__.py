@@ -1,0 +1,1 @@
+"""Labelled collider samples from Pythia 8 and FastJet (``heplearn generate``)."""
