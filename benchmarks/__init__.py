@@ -1,0 +1,1 @@
+"""heplearn benchmarks: ``make bench`` runs them and writes ``docs/benchmarks.md``."""

@@ -1,0 +1,26 @@
+"""Run every benchmark and write docs/benchmarks.md: ``python -m benchmarks [--quick]``."""
+
+import argparse
+from pathlib import Path
+
+from benchmarks import bench_generate
+from benchmarks.report import write_report
+
+MODULES = (bench_generate,)
+
+
+def main() -> None:
+    """Run the benchmark modules in order and write their report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, to check the code runs")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    arguments = parser.parse_args()
+    sections = []
+    for module in MODULES:
+        sections.extend(module.run(quick=arguments.quick))
+    write_report(sections, arguments.out)
+    print(f"wrote {arguments.out}")
+
+
+if __name__ == "__main__":
+    main()

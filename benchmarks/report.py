@@ -1,0 +1,71 @@
+"""The benchmark report: machine and versions, then one section per benchmark module."""
+
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from heplearn.files import atomic_path
+from heplearn.versions import package_versions
+
+
+@dataclass
+class Section:
+    """One benchmark's table and the text that says what it measures."""
+
+    title: str
+    description: str
+    headers: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """Render as a Markdown heading, paragraph and table."""
+        lines = [f"## {self.title}", "", self.description, ""]
+        lines.append("| " + " | ".join(self.headers) + " |")
+        lines.append("|" + "---|" * len(self.headers))
+        lines.extend("| " + " | ".join(row) + " |" for row in self.rows)
+        return "\n".join(lines) + "\n"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_description() -> str:
+    """One line naming the machine the numbers were taken on."""
+    memory = ""
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        memory = f", {pages / 2**30:.0f} GiB memory"
+    except (ValueError, OSError):
+        pass
+    return (
+        f"{_cpu_model()}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.machine()}"
+    )
+
+
+def write_report(sections: list[Section], path: Path) -> None:
+    """Write ``docs/benchmarks.md`` with the machine, versions, date and every section."""
+    versions = ", ".join(f"{name} {version}" for name, version in package_versions().items())
+    header = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m benchmarks`); do not edit by hand.",
+        "Every speed is compared with a baseline measured in the same run, on the same machine.",
+        "",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {machine_description()}",
+        f"- versions: {versions}",
+        "",
+    ]
+    text = "\n".join(header) + "\n" + "\n".join(section.markdown() for section in sections)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
