@@ -200,3 +200,37 @@ def demo(
     from heplearn.demo import run_demo
 
     run_demo(out, events)
+
+
+@app.command()
+@reports_errors
+def shuffle(
+    files: Annotated[list[str], typer.Argument(help="Input ROOT files or globs.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
+    max_memory: Annotated[str, typer.Option(help="Memory budget, e.g. 1GB or 512MiB.")] = "1GB",
+    seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 42,
+    tree: Annotated[
+        str | None, typer.Option(help="Tree name (optional when the files hold one tree).")
+    ] = None,
+    entries_per_file: Annotated[
+        int | None, typer.Option(help="Entries per output file (default: as many files as inputs).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace files already in --out.")] = False,
+) -> None:
+    """Shuffle ROOT files larger than memory with sequential reads only (two passes)."""
+    from heplearn.data.shuffle import parse_memory, shuffle_files
+    from heplearn.data.sources import expand_files
+
+    report = shuffle_files(
+        expand_files(files),
+        out,
+        max_memory=parse_memory(max_memory),
+        seed=seed,
+        tree=tree,
+        entries_per_file=entries_per_file,
+        overwrite=overwrite,
+    )
+    typer.echo(
+        f"shuffled {report.entries} entries of {len(report.input_files)} file(s) into "
+        f"{len(report.output_files)} file(s) in {out} ({report.buckets} buckets)"
+    )

@@ -4,6 +4,9 @@ Each event contributes its leading anti-kT jet if the jet lies in the pT window 
 |η| acceptance and passes the truth requirement of its class (see ``docs/samples.md``).
 """
 
+from functools import partial
+from typing import ClassVar
+
 import awkward as ak
 import numpy as np
 
@@ -20,8 +23,9 @@ from heplearn.generate.samples import (
 from heplearn.generate.truth import (
     GLUON_ID,
     LIGHT_QUARK_IDS,
+    TruthRequirement,
     contained_resonance,
-    matched_parton_id,
+    nearest_parton_in,
 )
 
 TOP_ID, W_ID, Z_ID = 6, 24, 23
@@ -66,6 +70,8 @@ class JetSample(Sample):
     """Leading-jet samples; subclasses say which processes and truth requirement."""
 
     default_pt_window: tuple[float, float]
+    truth_requirements: ClassVar[dict[str, TruthRequirement]] = {}
+    """Process name to the truth requirement its jets must pass (none if absent)."""
 
     def resolve(self, options: GenerateOptions) -> GenerateOptions:
         """Fill in the sample's default pT window where the options leave it open."""
@@ -74,17 +80,6 @@ class JetSample(Sample):
         return GenerateOptions.model_validate(
             {**options.model_dump(), "pt_min": pt_min, "pt_max": pt_max}
         )
-
-    def truth_requirement(
-        self,
-        records: ak.Array,
-        process: Process,
-        jet_eta: np.ndarray,
-        jet_phi: np.ndarray,
-        radius: float,
-    ) -> np.ndarray:
-        """Boolean per jet: does the jet come from what its class says? Default: yes."""
-        return np.ones(len(jet_eta), dtype=bool)
 
     def select(self, records: ak.Array, process: Process, context: BlockContext) -> Selection:
         """Keep events whose leading jet is in the window, in acceptance and truth-matched."""
@@ -99,13 +94,14 @@ class JetSample(Sample):
         in_window = (pt >= options.pt_min) & (pt < options.pt_max) & (np.abs(eta) < options.eta_max)
         accepted = in_window.copy()
         candidates = np.flatnonzero(in_window)
-        accepted[candidates] = self.truth_requirement(
-            records[candidates],
-            process,
-            eta[candidates],
-            azimuth(px, py)[candidates],
-            options.jet_radius,
-        )
+        requirement = self.truth_requirements.get(process.name)
+        if requirement is not None:
+            accepted[candidates] = requirement(
+                records[candidates],
+                eta[candidates],
+                azimuth(px, py)[candidates],
+                options.jet_radius,
+            )
         columns = jet_columns(jets[accepted], constituents[accepted], options.jet_radius)
         return Selection(accepted=accepted, columns=columns)
 
@@ -118,6 +114,9 @@ class TopVsQCD(JetSample):
     label_branch = "is_signal"
     class_names = ("qcd", "top")
     default_pt_window = (550.0, 650.0)
+    truth_requirements: ClassVar[dict[str, TruthRequirement]] = {
+        "ttbar": partial(contained_resonance, resonance_id=TOP_ID)
+    }
 
     def processes(self, options: GenerateOptions) -> list[Process]:
         """QCD dijets (label 0) and all-hadronic t tbar (label 1), mixed in one file series."""
@@ -127,52 +126,30 @@ class TopVsQCD(JetSample):
             Process("ttbar", 1, TTBAR_ALL_HADRONIC + window, self.name, "t tbar, W -> qq' only"),
         ]
 
-    def truth_requirement(
-        self,
-        records: ak.Array,
-        process: Process,
-        jet_eta: np.ndarray,
-        jet_phi: np.ndarray,
-        radius: float,
-    ) -> np.ndarray:
-        """A top jet must contain the top and its three decay quarks (ΔR < R)."""
-        if process.label == 0:
-            return np.ones(len(jet_eta), dtype=bool)
-        return contained_resonance(records, jet_eta, jet_phi, TOP_ID, radius)
-
 
 class FiveJetClasses(JetSample):
     """Gluon, light-quark, top, W and Z jets near 1 TeV, as in the hls4ml jet dataset."""
 
     name = "jets5"
-    summary = "g, q, t, W, Z jets near pT = 1 TeV (hls4ml classes), integer label"
+    summary = "g, q, W, Z, t jets near pT = 1 TeV (hls4ml classes and order), integer label"
     label_branch = "label"
-    class_names = ("g", "q", "t", "W", "Z")
+    class_names = ("g", "q", "W", "Z", "t")
     default_pt_window = (900.0, 1100.0)
+    truth_requirements: ClassVar[dict[str, TruthRequirement]] = {
+        "g": partial(nearest_parton_in, flavours=(GLUON_ID,)),
+        "q": partial(nearest_parton_in, flavours=LIGHT_QUARK_IDS),
+        "t": partial(contained_resonance, resonance_id=TOP_ID),
+        "W": partial(contained_resonance, resonance_id=W_ID),
+        "Z": partial(contained_resonance, resonance_id=Z_ID),
+    }
 
     def processes(self, options: GenerateOptions) -> list[Process]:
         """One process per class, labels 0-4 in the order of ``class_names``."""
         window = _pt_hat_window(options)
-        settings = (GLUON_PAIRS, LIGHT_QUARK_PAIRS, TTBAR_ALL_HADRONIC, HADRONIC_WW, HADRONIC_ZZ)
+        settings = (GLUON_PAIRS, LIGHT_QUARK_PAIRS, HADRONIC_WW, HADRONIC_ZZ, TTBAR_ALL_HADRONIC)
         return [
             Process(name, label, process_settings + window, self.name)
             for label, (name, process_settings) in enumerate(
                 zip(self.class_names, settings, strict=True)
             )
         ]
-
-    def truth_requirement(
-        self,
-        records: ak.Array,
-        process: Process,
-        jet_eta: np.ndarray,
-        jet_phi: np.ndarray,
-        radius: float,
-    ) -> np.ndarray:
-        """g and q jets match a hard parton of their flavour; t, W, Z jets contain the decay."""
-        name = process.name
-        if name in ("t", "W", "Z"):
-            resonance = {"t": TOP_ID, "W": W_ID, "Z": Z_ID}[name]
-            return contained_resonance(records, jet_eta, jet_phi, resonance, radius)
-        parton = np.abs(matched_parton_id(records, jet_eta, jet_phi, radius))
-        return parton == GLUON_ID if name == "g" else np.isin(parton, LIGHT_QUARK_IDS)

@@ -34,6 +34,37 @@ def _stdout_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def anti_kt(particles: ak.Array, radius: float, min_pt: float = 0.0) -> tuple[ak.Array, ak.Array]:
+    """Cluster every event with anti-kT through FastJet's multi-event interface.
+
+    Parameters
+    ----------
+    particles : ak.Array
+        ``events * var * {px, py, pz, E, ...}``.
+    radius : float
+        Jet radius R.
+    min_pt : float, optional
+        Keep jets above this pT (GeV).
+
+    Returns
+    -------
+    jets : ak.Array
+        ``events * var * {px, py, pz, E}``, in FastJet's order.
+    constituent_index : ak.Array
+        ``events * var * var * int``: for each jet, the positions of its constituents in
+        ``particles``.
+    """
+    momenta = ak.zip(
+        {name: particles[name] for name in ("px", "py", "pz", "E")}, with_name="Momentum4D"
+    )
+    definition = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
+    with _stdout_silenced():
+        sequence = fastjet.ClusterSequence(momenta, definition)
+        jets = sequence.inclusive_jets(min_pt)
+        indices = sequence.constituent_index(min_pt)
+    return jets, indices
+
+
 def leading_jets(particles: ak.Array, radius: float) -> tuple[ak.Array, ak.Array]:
     """Cluster each event with anti-kT and return its highest-pT jet and constituents.
 
@@ -51,14 +82,7 @@ def leading_jets(particles: ak.Array, radius: float) -> tuple[ak.Array, ak.Array
     constituents : ak.Array
         ``events * var * {...}``: the records of ``particles`` in the leading jet.
     """
-    momenta = ak.zip(
-        {name: particles[name] for name in ("px", "py", "pz", "E")}, with_name="Momentum4D"
-    )
-    definition = fastjet.JetDefinition(fastjet.antikt_algorithm, radius)
-    with _stdout_silenced():
-        sequence = fastjet.ClusterSequence(momenta, definition)
-        jets = sequence.inclusive_jets()
-        indices = sequence.constituent_index()
+    jets, indices = anti_kt(particles, radius)
     leading = ak.argmax(transverse_momentum(jets.px, jets.py), axis=1, keepdims=True)
     jet = ak.fill_none(ak.firsts(jets[leading]), {"px": 0.0, "py": 0.0, "pz": 0.0, "E": 0.0})
     members = ak.fill_none(ak.firsts(indices[leading]), [], axis=0)

@@ -2,97 +2,16 @@
 
 Both start from the detector-level particles (``options.detector`` applied to the visible
 final state) and identify electrons and muons by their PDG id, so the ``calo`` detector
-model (leptons are smeared tracks) works as well as ``particle``. All momenta are in GeV.
-
-Lepton isolation
-    ``I = Σ pT(other visible particles with ΔR < 0.3) / pT(lepton)``, the sum running
-    over every other detector-level particle (charged, neutral, calorimeter cells and
-    other leptons) within ΔR = sqrt(Δη² + Δφ²) < 0.3 of the lepton.
-
-Missing transverse momentum
-    ``MET = -Σ pT`` (vector sum) over all detector-level visible particles; ``met`` is its
-    magnitude, ``met_phi`` its azimuth.
-
-``hww-vs-dy``
--------------
-Signal gg → H → WW → ℓνℓν (ℓ = e, μ, τ; ``is_signal = 1``, files ``hww_*``); background
-Drell–Yan Z/γ* → ℓℓ with 10 < m̂ < 50 GeV (``dy_m10to50_*``) and m̂ > 50 GeV
-(``dy_m50_*``), ``is_signal = 0``. Classes ``("drell-yan", "hww")``.
-
-Selection (the classic dilepton preselection): exactly two lepton candidates — electrons
-or muons with pT > 10 GeV, |η| < 2.5 and isolation I < 0.15 — of opposite charge, the
-leading one with pT > 20 GeV, and mll > 12 GeV.
-
-Branches (float32 unless stated; leptons ordered by decreasing pT):
-
-- ``lep1_pt``, ``lep1_eta``, ``lep1_phi``, ``lep1_pdgId`` (int32, signed: 11 = e⁻,
-  -13 = μ⁺), and ``lep2_*`` likewise for the subleading lepton.
-- ``ptll``, ``mll``: pT and invariant mass of the dilepton system (lepton four-momenta).
-- ``dphill``: |Δφ| between the two leptons, in [0, π].
-- ``met``, ``met_phi``: the missing transverse momentum, as defined above.
-- ``mth``: ``sqrt(2 ptll met (1 - cos Δφ(ll, MET)))``, transverse mass of ll + MET.
-- ``mtw1``, ``mtw2``: ``sqrt(2 pT(ℓi) met (1 - cos Δφ(ℓi, MET)))`` for each lepton.
-- ``upara``, ``uperp``: the hadronic recoil ``u = -(MET + pT(ll))`` (transverse vectors)
-  projected on the unit vector along pT(ll) (``upara = u·p̂T(ll)``) and on the
-  perpendicular direction rotated by +90° (``uperp = ẑ·(p̂T(ll) × u)``).
-  For a Z → ℓℓ event with no real MET, ``upara ≈ -ptll`` and ``uperp ≈ 0``.
-- ``njet`` (int32): anti-kT R = 0.4 jets (FastJet, on the detector-level particles
-  without the two selected leptons) with pT > 30 GeV and |η| < 4.7.
-- ``ptTOT_cut``, ``mTOT_cut``: pT and invariant mass of the sum of the two lepton
-  four-momenta, MET taken as a massless vector with pz = 0 (E = met) and the ``njet``
-  jets above.
-- ``ptTOT``, ``mTOT``: the same with all jets of pT > 20 GeV, at any η.
-- ``SFweight2l``: trigger efficiency × pileup weight. The trigger efficiency is
-  ``1 - (1 - ε(ℓ1)) (1 - ε(ℓ2))`` with the per-lepton turn-on
-  ``ε(pT) = ε_max / (1 + exp(-(pT - pT½) / w))``, electrons ε_max = 0.98, pT½ = 20 GeV,
-  w = 3 GeV; muons ε_max = 0.99, pT½ = 15 GeV, w = 2.5 GeV. The pileup weight is drawn
-  per event from a Gamma distribution with shape 25 and scale 0.04 (mean 1, σ 0.2).
-- ``LepSF2l__ele_mvaFall17V1Iso_WP90__mu_cut_Tight_HWWW``: product of the two per-lepton
-  identification scale factors; electrons
-  ``0.96 + 0.04 (1 - exp(-pT / 25 GeV)) - 0.01 (η / 2.5)²``, muons
-  ``0.985 + 0.03 (1 - exp(-pT / 20 GeV)) - 0.01 (η / 2.4)²``, each times
-  ``1 + 0.005 N(0, 1)`` (a per-lepton smear), clipped to [0.9, 1.1].
-- ``LepCut2l__ele_mvaFall17V1Iso_WP90__mu_cut_Tight_HWWW``: 1 when both leptons pass a
-  tight identification, else 0; an electron passes with probability 0.98, a muon with
-  0.99 (about 97 % of events pass).
-- ``GenLepMatch2l``: 1 when each selected lepton lies within ΔR < 0.1 of a prompt
-  generator lepton, else 0. Prompt generator leptons are the final-state electrons and
-  muons whose first ancestor of a different identity (following Pythia's radiation
-  copies) is a W or Z/γ*, or a τ whose own such ancestor is a W, Z/γ* or H.
-- ``METFilter_MC``: 1, except for a random 0.1 % of events (0).
-
-The generator adds ``event``, ``XSWeight`` (pb per generated event) and ``is_signal``;
-the event weight of the exercise is the product of ``XSWeight`` and the five scale-factor
-branches above.
-
-``higgs-4l``
-------------
-Signal gg → H → ZZ* → 4ℓ (ℓ = e, μ; ``is_signal = 1``, files ``higgs_*``) against
-continuum qq̄ → ZZ → 4ℓ (Pythia's ``WeakDoubleBoson:ffbar2gmZgmZ``: γ*/Z γ*/Z with full
-interference, each γ*/Z heavier than 10 GeV; ``is_signal = 0``, files ``zz_*``). Classes
-``("zz", "higgs")``.
-
-Selection: at least four leptons among electrons with pT > 7 GeV, |η| < 2.5 and muons with
-pT > 5 GeV, |η| < 2.4 (no isolation requirement; the isolation is stored).
-
-Branches (float32 unless stated):
-
-- ``electron_pt``, ``electron_eta``, ``electron_phi``, ``electron_mass``,
-  ``electron_charge`` (int32), ``electron_isolation``: ragged, one entry per selected
-  electron, ordered by decreasing pT; ``electron_mass`` is the invariant mass of the
-  detector-level four-momentum. ``muon_*`` likewise. The writer adds the counters
-  ``nelectron`` and ``nmuon``.
-- ``met``, ``met_phi``: the missing transverse momentum, as defined above.
-- ``m4l``: invariant mass of the four highest-pT leptons (electrons and muons together).
+model (leptons are smeared tracks) works as well as ``particle``. The selections and every
+branch, with the scale-factor models, are described in ``docs/samples.md``.
 """
 
 from typing import Any
 
 import awkward as ak
-import fastjet
 import numpy as np
 
-from heplearn.generate.jets import _stdout_silenced
+from heplearn.generate.jets import anti_kt
 from heplearn.generate.kinematics import (
     azimuth,
     delta_phi,
@@ -328,11 +247,7 @@ def _jet_sums(
         return np.zeros(0, np.int32), empty, dict(empty)
     keep = (particles.index != excluded[0]) & (particles.index != excluded[1])
     jet_inputs = particles[keep]
-    momenta = ak.zip({name: jet_inputs[name] for name in _MOMENTUM}, with_name="Momentum4D")
-    definition = fastjet.JetDefinition(fastjet.antikt_algorithm, JET_RADIUS)
-    with _stdout_silenced():
-        sequence = fastjet.ClusterSequence(momenta, definition)
-        jets = sequence.inclusive_jets(SOFT_JET_PT_MIN)
+    jets, _ = anti_kt(jet_inputs, JET_RADIUS, SOFT_JET_PT_MIN)
     pt = transverse_momentum(jets.px, jets.py)
     eta = pseudorapidity(jets.px, jets.py, jets.pz)
     central = (pt > JET_PT_MIN) & (np.abs(eta) < JET_ETA_MAX)

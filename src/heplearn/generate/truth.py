@@ -5,6 +5,8 @@ resonance (t → bW, W → qq', Z → qq̄) and the outgoing partons of the hard
 status ±23; walking at most two steps up from them finds the resonance they came from.
 """
 
+from collections.abc import Callable
+
 import awkward as ak
 import numpy as np
 
@@ -21,8 +23,12 @@ def _eta_phi(momentum: ak.Array) -> tuple[ak.Array, ak.Array]:
     return pseudorapidity(momentum.px, momentum.py, momentum.pz), azimuth(momentum.px, momentum.py)
 
 
+TruthRequirement = Callable[[ak.Array, np.ndarray, np.ndarray, float], np.ndarray]
+"""(records, jet_eta, jet_phi, radius) -> boolean per jet: does it come from its class?"""
+
+
 def contained_resonance(
-    records: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, resonance_id: int, radius: float
+    records: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, radius: float, resonance_id: int
 ) -> np.ndarray:
     """Whether a resonance and all its decay quarks lie within ``radius`` of the jet axis.
 
@@ -32,10 +38,10 @@ def contained_resonance(
         Pythia event records, one per jet.
     jet_eta, jet_phi : numpy.ndarray
         The jet axes.
-    resonance_id : int
-        |PDG id| of the resonance: 6 (top: b and the W's two quarks), 24 (W) or 23 (Z).
     radius : float
         The containment radius (the jet radius).
+    resonance_id : int
+        |PDG id| of the resonance: 6 (top: b and the W's two quarks), 24 (W) or 23 (Z).
 
     Returns
     -------
@@ -62,10 +68,15 @@ def contained_resonance(
     return ak.to_numpy(ak.any(all_siblings_inside, axis=1))
 
 
-def matched_parton_id(
-    records: ak.Array, jet_eta: np.ndarray, jet_phi: np.ndarray, radius: float
+def nearest_parton_in(
+    records: ak.Array,
+    jet_eta: np.ndarray,
+    jet_phi: np.ndarray,
+    radius: float,
+    flavours: tuple[int, ...],
 ) -> np.ndarray:
-    """The PDG id of the hard-process parton nearest the jet axis within ``radius``; 0 if none.
+    """Whether the hard-process parton nearest the jet axis lies within ``radius`` and has
+    one of the given |PDG ids|.
 
     Only the first copies of the outgoing partons of the hard scattering are considered
     (status ±23 with a beam parton as mother), so resonance decay products are ignored.
@@ -81,4 +92,5 @@ def matched_parton_id(
     nearest = ak.argmin(distance, axis=1, keepdims=True)
     closest_id = ak.fill_none(ak.firsts(partons.id[nearest]), 0)
     closest_distance = ak.fill_none(ak.firsts(distance[nearest]), np.inf)
-    return np.where(ak.to_numpy(closest_distance) < radius, ak.to_numpy(closest_id), 0)
+    matched = ak.to_numpy(closest_distance) < radius
+    return matched & np.isin(np.abs(ak.to_numpy(closest_id)), flavours)
