@@ -1,0 +1,167 @@
+"""What is fitted on the data and must travel with a model: weight scales, reweighting
+factors and standardisation. Fitted once, saved as JSON with the run, reused at prediction.
+"""
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn.data.processing import Processed
+from heplearn.data.spec import DatasetSpec, ImageInput
+from heplearn.data.splits import TRAIN
+from heplearn.data.weights import (
+    apply_class_scales,
+    apply_reweighting,
+    class_scales,
+    reweighting_factors,
+)
+from heplearn.errors import InputError
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Preprocessing:
+    """Fitted preprocessing of a dataset spec (JSON-serialisable)."""
+
+    class_scales: dict[str, float]
+    reweighting: dict[str, list[float]] | None = None
+    standardisation: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    version: int = FORMAT_VERSION
+
+    @classmethod
+    def fit(cls, spec: DatasetSpec, events: Processed, n_classes: int) -> "Preprocessing":
+        """Fit weights on all events and standardisation on the training split only."""
+        statistics = FitStatistics(spec)
+        statistics.add(events)
+        return statistics.preprocessing(n_classes)
+
+    def apply(self, spec: DatasetSpec, events: Processed) -> Processed:
+        """Return the events with final weights and standardised inputs (float32)."""
+        labels = _weight_groups(spec, events)
+        weight = events.weight
+        if self.reweighting is not None:
+            assert events.reweight_variable is not None
+            weight = apply_reweighting(events.reweight_variable, labels, weight, self.reweighting)
+        weight = apply_class_scales(labels, weight, self.class_scales)
+        inputs = {}
+        for name, values in events.inputs.items():
+            if name in self.standardisation:
+                mean = np.asarray(self.standardisation[name]["mean"], np.float32)
+                std = np.asarray(self.standardisation[name]["std"], np.float32)
+                scaled = ((values - mean) / std).astype(np.float32)
+                mask = events.masks.get(name)
+                if mask is not None:
+                    scaled[~mask] = values[~mask]
+                inputs[name] = scaled
+            else:
+                inputs[name] = values
+        return Processed(
+            inputs=inputs,
+            masks=events.masks,
+            label=events.label,
+            weight=weight.astype(np.float32),
+            split=events.split,
+            reweight_variable=events.reweight_variable,
+            source_index=events.source_index,
+        )
+
+    def save(self, path: Path) -> None:
+        """Write as JSON."""
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Preprocessing":
+        """Read from JSON written by :meth:`save`."""
+        data: dict[str, Any] = json.loads(path.read_text())
+        if data.get("version") != FORMAT_VERSION:
+            raise InputError(
+                f"{path} was written by another heplearn version (format "
+                f"{data.get('version')}, expected {FORMAT_VERSION}); retrain or use that version"
+            )
+        return cls(**data)
+
+
+class FitStatistics:
+    """What fitting needs, accumulated chunk by chunk with bounded memory.
+
+    Weights need every event's label, raw weight and reweighting variable (three numbers
+    per event); standardisation needs only sums and sums of squares over training events.
+    """
+
+    def __init__(self, spec: DatasetSpec) -> None:
+        self.spec = spec
+        self.labels: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []
+        self.variables: list[np.ndarray] = []
+        self.moments: dict[str, list[np.ndarray]] = {}
+        self.training_events = 0
+
+    def add(self, events: Processed) -> None:
+        """Accumulate a chunk of (selected, not yet preprocessed) events."""
+        self.labels.append(_weight_groups(self.spec, events))
+        self.weights.append(events.weight)
+        if events.reweight_variable is not None:
+            self.variables.append(events.reweight_variable)
+        train = events.split == TRAIN
+        self.training_events += int(train.sum())
+        for name, values in events.inputs.items():
+            if self._mode(name) == "none":
+                continue
+            mask = events.masks.get(name)
+            flat = values[train][mask[train]] if mask is not None else values[train]
+            flat = flat.reshape(len(flat), -1).astype(np.float64)
+            sums = [np.array(float(len(flat))), flat.sum(axis=0), (flat**2).sum(axis=0)]
+            previous = self.moments.get(name)
+            self.moments[name] = (
+                sums if previous is None else [a + b for a, b in zip(previous, sums, strict=True)]
+            )
+
+    def _mode(self, name: str) -> object:
+        default = "none" if isinstance(self.spec.inputs[name], ImageInput) else "auto"
+        return self.spec.standardise.get(name, default)
+
+    def preprocessing(self, n_classes: int) -> Preprocessing:
+        """The fitted preprocessing."""
+        spec = self.spec
+        if self.training_events == 0:
+            raise InputError("the training split is empty: check split fractions and selection")
+        labels = np.concatenate(self.labels)
+        weight = np.concatenate(self.weights)
+        reweighting = None
+        if spec.weights.reweight is not None:
+            variable = np.concatenate(self.variables)
+            reweighting = reweighting_factors(
+                variable, labels, weight, spec.weights.reweight, spec.classes
+            )
+            weight = apply_reweighting(variable, labels, weight, reweighting)
+        groups = 1 if spec.task == "regression" else n_classes
+        scales = class_scales(labels, weight, spec.weights, spec.classes, groups)
+        standardisation = {}
+        for name, (count, total, total_sq) in self.moments.items():
+            mean = total / max(float(count), 1.0)
+            std = np.sqrt(np.maximum(total_sq / max(float(count), 1.0) - mean**2, 0.0))
+            std = np.where(std > 0, std, 1.0)
+            mode = self._mode(name)
+            if isinstance(mode, dict):
+                columns = _columns(spec, name)
+                for column, (manual_mean, manual_std) in mode.items():
+                    index = columns.index(column)
+                    mean[index], std[index] = manual_mean, manual_std
+            standardisation[name] = {"mean": mean.tolist(), "std": std.tolist()}
+        return Preprocessing(scales, reweighting, standardisation)
+
+
+def _weight_groups(spec: DatasetSpec, events: Processed) -> np.ndarray:
+    """Labels for weight normalisation: the class, or one group for regression."""
+    if spec.task == "regression":
+        return np.zeros(len(events), dtype=np.int64)
+    return events.label
+
+
+def _columns(spec: DatasetSpec, name: str) -> list[str]:
+    definition = spec.inputs[name]
+    return [] if isinstance(definition, ImageInput) else list(definition.columns)

@@ -1,0 +1,839 @@
+"""Shuffling ROOT TTrees larger than memory, with sequential reads only.
+
+Reading events in random order from a ROOT file is unusably slow: every event costs the
+decompression of a whole basket. The shuffle therefore never reads at random. It makes
+two sequential passes over the data:
+
+1. **Scatter.** Read the inputs in order, one chunk at a time, and send every entry of
+   the chunk to one of ``K`` temporary bucket files, chosen uniformly at random. ``K`` is
+   chosen so that one bucket fits comfortably in the memory budget.
+2. **Gather.** Load one bucket at a time, shuffle it in memory with a seeded permutation,
+   and append it to the output TTrees. A bucket that came out larger than the budget
+   (events in later files much larger than in the first chunk) is scattered again into
+   smaller buckets first.
+
+Concatenating uniformly shuffled, uniformly assigned buckets gives a uniformly random
+permutation of all entries: every entry appears exactly once, and every order is equally
+likely.
+
+Memory stays within about ``max_memory`` plus the interpreter and libraries. Each pass
+holds one piece of data at a time, sized as a fraction of the budget from the in-memory
+bytes per entry measured on the first chunk (``ak.Array.nbytes``):
+
+- pass 1 reads chunks of a sixth of the budget: while uproot reads a chunk it holds the
+  compressed and the decompressed baskets and the arrays, about three times the chunk,
+  and reordering the chunk by bucket adds one column at a time;
+- pass 2 loads buckets of a third of the budget into arrays allocated once, permutes
+  them column by column (one extra column at a time), and writes them in slices of a
+  twenty-fourth, which uproot copies to big-endian and compresses.
+
+Reading needs the baskets that overlap a chunk in memory too, so a file written with
+baskets larger than the budget (one basket per branch for the whole file) needs more.
+In memory, and in the bucket files, a chunk is a dict of numpy arrays: each scalar or
+fixed-size branch, each counter as counts, each jagged branch as its flat content.
+"""
+
+import contextlib
+import math
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from heplearn.errors import ConfigError, InputError, OutputError
+from heplearn.files import atomic_path
+
+OUTPUT_PREFIX = "shuffled_"
+BUCKET_DIRECTORY_PREFIX = ".shuffle-buckets-"
+
+# Fractions of ``max_memory`` given to each resident piece of data (see module docstring).
+CHUNK_FRACTION = 1 / 6
+BUCKET_FRACTION = 1 / 3
+WRITE_FRACTION = 1 / 24
+# Bytes per entry measured on the first chunk are multiplied by this before choosing K,
+# to leave room for larger events later and for the random spread of bucket sizes.
+SAFETY_FACTOR = 1.25
+# At most this many bucket files are open at once; larger data are split again in pass 2.
+MAX_BUCKETS = 256
+MAX_RESPLIT_DEPTH = 8
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 2**10,
+    "kb": 10**3,
+    "kib": 2**10,
+    "m": 2**20,
+    "mb": 10**6,
+    "mib": 2**20,
+    "g": 2**30,
+    "gb": 10**9,
+    "gib": 2**30,
+    "t": 2**40,
+    "tb": 10**12,
+    "tib": 2**40,
+}
+_MEMORY_PATTERN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_memory(text: str) -> int:
+    """Parse a memory size such as ``"1GB"``, ``"512MB"``, ``"1.5GiB"`` or ``"200M"``.
+
+    ``KB``, ``MB``, ``GB``, ``TB`` are powers of 1000; ``KiB``, ``MiB``, ``GiB``, ``TiB``
+    and the one-letter ``K``, ``M``, ``G``, ``T`` (as in Docker, Slurm and ``sort -S``)
+    are powers of 1024. A bare number is a number of bytes. Case is ignored.
+
+    Parameters
+    ----------
+    text : str
+        The size, a positive number followed by an optional unit.
+
+    Returns
+    -------
+    int
+        The size in bytes.
+
+    Raises
+    ------
+    ConfigError
+        If ``text`` is not a positive size with a known unit.
+    """
+    match = _MEMORY_PATTERN.match(str(text))
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ConfigError(
+            f"cannot read the memory size {text!r}; write a positive number with a unit "
+            "such as '512MB', '1.5GiB' or '200M'"
+        )
+    size = int(float(match.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise ConfigError(f"the memory size {text!r} must be larger than zero bytes")
+    return size
+
+
+@dataclass
+class ShuffleReport:
+    """What :func:`shuffle_files` did.
+
+    Attributes
+    ----------
+    entries : int
+        Entries read, and written, in total.
+    input_files : list[Path]
+        The input files, in the order they were read.
+    output_files : list[Path]
+        The shuffled files written, in order.
+    tree : str
+        Name of the output TTree.
+    buckets : int
+        Number of temporary buckets of the first pass (``K``).
+    resplit_buckets : int
+        Buckets that came out larger than the budget and were split again.
+    max_memory : int
+        The memory budget in bytes.
+    bytes_per_entry : float
+        In-memory size of one entry, measured on the first chunk.
+    chunk_entries : int
+        Entries per read step after the first chunk was measured.
+    largest_chunk_bytes : int
+        In-memory size of the largest chunk read (``ak.Array.nbytes``).
+    largest_bucket_bytes : int
+        In-memory size of the largest bucket shuffled in memory.
+    peak_rss_bytes : int | None
+        High-water mark of the resident memory of the whole process (not only of the
+        shuffle) when the shuffle ended; ``None`` where the platform does not report it.
+    """
+
+    entries: int
+    input_files: list[Path]
+    output_files: list[Path]
+    tree: str
+    buckets: int
+    resplit_buckets: int
+    max_memory: int
+    bytes_per_entry: float
+    chunk_entries: int
+    largest_chunk_bytes: int
+    largest_bucket_bytes: int
+    peak_rss_bytes: int | None = None
+
+
+@dataclass
+class _Layout:
+    """The branches of the input TTree and how to write them back."""
+
+    tree: str
+    title: str
+    branch_order: list[str]
+    read_branches: list[str]
+    counters: dict[str, str]
+    groups: dict[str, list[str]]
+    signature: dict[str, str]
+    branch_types: dict[str, Any] = field(default_factory=dict)
+    dtypes: dict[str, np.dtype] = field(default_factory=dict)
+    inner_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+def _open_root(path: Path) -> Any:
+    if not path.is_file():
+        raise InputError(f"input file {path} does not exist or is not a file; check the path")
+    try:
+        return uproot.open(path)
+    except Exception as error:
+        raise InputError(f"cannot open {path} as a ROOT file: {error}") from error
+
+
+def _find_tree(file: Any, path: Path, tree: str | None) -> Any:
+    trees = sorted(set(file.keys(filter_classname="TTree", cycle=False)))
+    if tree is None:
+        if len(trees) != 1:
+            found = ", ".join(trees) if trees else "none"
+            raise InputError(
+                f"{path} holds {len(trees)} TTrees ({found}); name the one to shuffle with tree=..."
+            )
+        tree = trees[0]
+    try:
+        classname = file.classname_of(tree, encoded=False)
+    except Exception:
+        classname = None
+    if classname is None:
+        found = ", ".join(trees) if trees else "none"
+        raise InputError(f"{path} has no TTree {tree!r}; its TTrees: {found}")
+    if classname != "TTree":
+        raise InputError(f"{path}:{tree} is a {classname}, not a TTree; the shuffle reads TTrees")
+    return file[tree]
+
+
+def _describe_layout(ttree: Any, path: Path, tree_name: str) -> _Layout:
+    counters: dict[str, str] = {}
+    signature: dict[str, str] = {}
+    unsupported: list[str] = []
+    order = [branch.name for branch in ttree.branches]
+    for branch in ttree.branches:
+        interpretation = branch.interpretation
+        signature[branch.name] = f"{branch.typename} {interpretation}"
+        if isinstance(interpretation, uproot.AsDtype):
+            continue
+        if (
+            isinstance(interpretation, uproot.AsJagged)
+            and isinstance(interpretation.content, uproot.AsDtype)
+            and branch.count_branch is not None
+            and branch.count_branch.name in order
+        ):
+            counters[branch.name] = branch.count_branch.name
+            continue
+        unsupported.append(f"{branch.name} ({branch.typename})")
+    if unsupported:
+        raise InputError(
+            f"{path}:{tree_name} has branches the shuffle cannot write back: "
+            f"{', '.join(unsupported)}; it supports numbers, fixed-size arrays and arrays "
+            "with a counter branch (x[n]); drop or convert these branches"
+        )
+    counter_names = set(counters.values())
+    return _Layout(
+        tree=tree_name,
+        title=ttree.title,
+        branch_order=order,
+        read_branches=[name for name in order if name not in counter_names],
+        counters=counters,
+        groups={
+            counter: [name for name in order if counters.get(name) == counter]
+            for counter in order
+            if counter in counter_names
+        },
+        signature=signature,
+    )
+
+
+def _check_inputs(paths: list[Path], tree: str | None) -> tuple[_Layout, list[str], list[int]]:
+    """Open every input once (metadata only), check trees and branches, count entries."""
+    layout: _Layout | None = None
+    trees = []
+    entries = []
+    for path in paths:
+        with _open_root(path) as file:
+            ttree = _find_tree(file, path, tree)
+            this = _describe_layout(ttree, path, ttree.name)
+            trees.append(ttree.object_path.lstrip("/").split(";")[0])
+            entries.append(int(ttree.num_entries))
+        if layout is None:
+            layout = this
+            first = path
+            continue
+        missing = sorted(set(layout.signature) - set(this.signature))
+        extra = sorted(set(this.signature) - set(layout.signature))
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"lacks {', '.join(missing)}")
+            if extra:
+                parts.append(f"has extra {', '.join(extra)}")
+            raise InputError(
+                f"{path} {' and '.join(parts)} compared with {first}; all inputs must "
+                "have the same branches"
+            )
+        differing = [
+            f"{name} ({layout.signature[name]} in {first}, {this.signature[name]} here)"
+            for name in layout.signature
+            if layout.signature[name] != this.signature[name]
+        ]
+        if differing:
+            raise InputError(
+                f"{path} has branches of a different type than {first}: {'; '.join(differing)}"
+            )
+    assert layout is not None
+    return layout, trees, entries
+
+
+def _check_out_dir(out_dir: Path, inputs: list[Path], overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"output directory {out_dir} is a file; choose a directory")
+    if out_dir.is_dir():
+        existing = sorted(out_dir.iterdir())
+        if existing and not overwrite:
+            raise OutputError(
+                f"output directory {out_dir} is not empty (it holds {existing[0].name}"
+                f"{' and more' if len(existing) > 1 else ''}); choose an empty or new "
+                "directory, or pass overwrite=True to replace its shuffled_*.root files"
+            )
+    resolved = out_dir.resolve()
+    for path in inputs:
+        if path.resolve().parent == resolved and path.name.startswith(OUTPUT_PREFIX):
+            raise OutputError(
+                f"input {path} would be overwritten by the shuffle's outputs in {out_dir}; "
+                "choose another output directory"
+            )
+
+
+def _output_sizes(total: int, n_inputs: int, entries_per_file: int | None) -> list[int]:
+    if entries_per_file is None:
+        files = max(1, min(n_inputs, total))
+        base, extra = divmod(total, files)
+        return [base + (1 if index < extra else 0) for index in range(files)]
+    full, rest = divmod(total, entries_per_file)
+    return [entries_per_file] * full + ([rest] if rest else [])
+
+
+def _peak_rss_bytes() -> int | None:
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+# -- columns: one numpy array per branch -------------------------------------------------
+#
+# In memory, a chunk or bucket is a dict of numpy arrays in input branch order: scalar and
+# fixed-size branches as they are, each counter branch as the counts (int64) and each
+# jagged branch as its flat content. Reordering entries is then plain numpy indexing,
+# without awkward's per-call overhead for every small piece.
+
+Columns = dict[str, np.ndarray]
+# Entries reordered at a time inside a jagged group, bounding the temporary index arrays.
+TAKE_BLOCK = 1 << 16
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets
+
+
+def _entries(columns: Columns, layout: _Layout) -> int:
+    return len(next(c for name, c in columns.items() if name not in layout.counters))
+
+
+def _nbytes(columns: Columns) -> int:
+    return sum(column.nbytes for column in columns.values())
+
+
+def _to_columns(chunk: ak.Array, layout: _Layout) -> Columns:
+    columns: Columns = {}
+    for name in layout.branch_order:
+        if name in layout.groups:
+            first = chunk[layout.groups[name][0]]
+            columns[name] = ak.to_numpy(ak.num(first, axis=1)).astype(np.int64, copy=False)
+        elif name in layout.counters:
+            columns[name] = ak.to_numpy(ak.flatten(chunk[name], axis=1))
+        else:
+            columns[name] = ak.to_numpy(chunk[name])
+    return columns
+
+
+def _take(columns: Columns, layout: _Layout, index: np.ndarray) -> Columns:
+    """Entries ``index`` of ``columns``; the source arrays are released one by one."""
+    taken: Columns = {}
+    for name in layout.branch_order:
+        if name in layout.counters:
+            continue
+        if name not in layout.groups:
+            taken[name] = columns.pop(name)[index]
+            continue
+        counts = columns.pop(name)
+        offsets = _offsets(counts)
+        new_counts = counts[index]
+        new_offsets = _offsets(new_counts)
+        taken[name] = new_counts
+        del counts
+        for member in layout.groups[name]:
+            source = columns.pop(member)
+            target = np.empty((int(new_offsets[-1]), *source.shape[1:]), dtype=source.dtype)
+            for start in range(0, len(index), TAKE_BLOCK):
+                block = index[start : start + TAKE_BLOCK]
+                lengths = new_counts[start : start + TAKE_BLOCK]
+                first, last = new_offsets[start], new_offsets[start + len(block)]
+                shift = offsets[block] - new_offsets[start : start + len(block)]
+                flat = np.repeat(shift, lengths)
+                flat += np.arange(first, last)
+                target[first:last] = source[flat]
+            taken[member] = target
+            del source
+    return {name: taken[name] for name in layout.branch_order}
+
+
+def _slice(
+    columns: Columns, layout: _Layout, offsets: dict[str, np.ndarray], start: int, stop: int
+) -> Columns:
+    """Entries ``start:stop`` as views; ``offsets`` holds each counter's cumulative counts."""
+    sliced: Columns = {}
+    for name, column in columns.items():
+        counter = layout.counters.get(name)
+        if counter is None:
+            sliced[name] = column[start:stop]
+        else:
+            sliced[name] = column[offsets[counter][start] : offsets[counter][stop]]
+    return sliced
+
+
+# -- temporary buckets -------------------------------------------------------------------
+
+
+class _Buckets:
+    """``count`` bucket files in ``directory``, each receiving random entries.
+
+    A bucket file is a sequence of pieces; a piece is the lengths of its columns (int64),
+    then the raw bytes of each column in layout order. The dtypes come from the layout,
+    so nothing in the file is interpreted beyond numbers.
+    """
+
+    def __init__(self, directory: Path, count: int, layout: _Layout) -> None:
+        directory.mkdir(parents=True)
+        self.layout = layout
+        self.paths = [directory / f"bucket_{index:05d}.bin" for index in range(count)]
+        self.entries = [0] * count
+        self.nbytes = [0] * count
+        self.lengths = [dict.fromkeys(layout.branch_order, 0) for _ in range(count)]
+        self._handles: list[BinaryIO] = []
+        try:
+            for path in self.paths:
+                self._handles.append(path.open("wb"))
+        except BaseException:
+            self.close()
+            raise
+
+    def scatter(self, columns: Columns, rng: np.random.Generator) -> None:
+        """Send each entry to a bucket drawn uniformly at random (consumes ``columns``)."""
+        count = len(self.paths)
+        assignment = rng.integers(count, size=_entries(columns, self.layout))
+        order = np.argsort(assignment, kind="stable")
+        bounds = np.zeros(count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(assignment, minlength=count), out=bounds[1:])
+        del assignment
+        grouped = _take(columns, self.layout, order)
+        del order
+        offsets = {counter: _offsets(grouped[counter]) for counter in self.layout.groups}
+        for index in range(count):
+            start, stop = int(bounds[index]), int(bounds[index + 1])
+            if stop == start:
+                continue
+            piece = _slice(grouped, self.layout, offsets, start, stop)
+            handle, lengths = self._handles[index], self.lengths[index]
+            np.array([len(column) for column in piece.values()], dtype=np.int64).tofile(handle)
+            for name, column in piece.items():
+                np.ascontiguousarray(column, dtype=self.layout.dtypes[name]).tofile(handle)
+                lengths[name] += len(column)
+                self.nbytes[index] += column.nbytes
+            self.entries[index] += stop - start
+
+    def pieces(self, index: int) -> Iterator[Columns]:
+        """The pieces of one bucket, in the order they were written."""
+        path = self.paths[index]
+        size = path.stat().st_size
+        names = self.layout.branch_order
+        with path.open("rb") as handle:
+            while handle.tell() < size:
+                lengths = np.fromfile(handle, dtype=np.int64, count=len(names))
+                piece: Columns = {}
+                for name, length in zip(names, lengths.tolist(), strict=True):
+                    shape = (length, *self.layout.inner_shapes[name])
+                    count = math.prod(shape)
+                    column = np.fromfile(handle, dtype=self.layout.dtypes[name], count=count)
+                    if len(column) != count:
+                        raise OSError(f"temporary bucket {path} is truncated")
+                    piece[name] = column.reshape(shape)
+                yield piece
+
+    def load(self, index: int) -> Columns:
+        """One whole bucket, read into arrays allocated once at their final size."""
+        columns = {
+            name: np.empty((length, *self.layout.inner_shapes[name]), self.layout.dtypes[name])
+            for name, length in self.lengths[index].items()
+        }
+        positions = dict.fromkeys(columns, 0)
+        for piece in self.pieces(index):
+            for name, column in piece.items():
+                columns[name][positions[name] : positions[name] + len(column)] = column
+                positions[name] += len(column)
+        return columns
+
+    def close(self) -> None:
+        for handle in self._handles:
+            handle.close()
+        self._handles = []
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def _create_output_tree(file: Any, layout: _Layout) -> Any:
+    """Create the output TTree (explicitly a TTree, not an RNTuple) in an open file."""
+    counters = layout.counters
+    return file.mktree(
+        layout.tree,
+        layout.branch_types,
+        title=layout.title,
+        counter_name=lambda branch: counters.get(branch, f"n{branch}"),
+    )
+
+
+def _describe_columns(chunk: ak.Array, columns: Columns, layout: _Layout) -> None:
+    """Record column dtypes and the ``mktree`` types (in input branch order)."""
+    for name, column in columns.items():
+        layout.dtypes[name] = column.dtype
+        layout.inner_shapes[name] = column.shape[1:]
+        if name in layout.groups:
+            layout.branch_types[name] = np.dtype(np.int32)  # uproot writes int32 counters
+        elif name in layout.counters:
+            layout.branch_types[name] = chunk[name].type
+        elif column.ndim > 1:
+            layout.branch_types[name] = np.dtype((column.dtype, column.shape[1:]))
+        else:
+            layout.branch_types[name] = column.dtype
+
+
+def _branch_data(columns: Columns, layout: _Layout) -> dict[str, Any]:
+    """What ``TTree.extend`` takes; the counters are generated from the jagged branches."""
+    data: dict[str, Any] = {}
+    for name in layout.read_branches:
+        counter = layout.counters.get(name)
+        if counter is None:
+            data[name] = columns[name]
+        else:
+            offsets = _offsets(columns[counter])
+            data[name] = ak.Array(
+                ak.contents.ListOffsetArray(
+                    ak.index.Index64(offsets), ak.contents.NumpyArray(columns[name])
+                )
+            )
+    return data
+
+
+class _OutputWriter:
+    """Appends shuffled entries to ``shuffled_NNNN.root`` files, each under a temporary name.
+
+    The files are renamed into place only when ``stack`` closes without an error.
+    """
+
+    def __init__(
+        self,
+        paths: list[Path],
+        sizes: list[int],
+        layout: _Layout,
+        stack: contextlib.ExitStack,
+        compression: Any,
+        write_entries: int,
+    ) -> None:
+        self._paths = paths
+        self._sizes = sizes
+        self._layout = layout
+        self._stack = stack
+        self._compression = compression
+        self._write_entries = max(1, write_entries)
+        self._index = -1
+        self._left = 0
+        self._file: Any = None
+        self._tree: Any = None
+
+    def _open_next(self) -> None:
+        self._index += 1
+        temporary = self._stack.enter_context(atomic_path(self._paths[self._index]))
+        file = uproot.recreate(temporary, compression=self._compression)
+        self._file = file
+        self._stack.callback(file.close)
+        self._tree = _create_output_tree(file, self._layout)
+        self._left = self._sizes[self._index]
+
+    def write(self, columns: Columns) -> None:
+        offsets = {counter: _offsets(columns[counter]) for counter in self._layout.groups}
+        entries = _entries(columns, self._layout)
+        position = 0
+        while position < entries:
+            if self._file is None:
+                self._open_next()
+            take = min(entries - position, self._left, self._write_entries)
+            piece = _slice(columns, self._layout, offsets, position, position + take)
+            self._tree.extend(_branch_data(piece, self._layout))
+            position += take
+            self._left -= take
+            if self._left == 0:
+                self._file.close()
+                self._file = None
+                self._tree = None
+
+    def finish(self) -> None:
+        """Check that every output file received exactly its share of entries."""
+        if self._index != len(self._paths) - 1 or self._left != 0 or self._file is not None:
+            raise RuntimeError("the shuffle wrote fewer entries than it read; please report")
+
+
+# -- the shuffle -------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    scatter_rng: np.random.Generator
+    permute_rng: np.random.Generator
+    bucket_bytes: int
+    resplit: int = 0
+    largest_bucket: int = 0
+
+
+def _buckets_for(nbytes: float, bucket_bytes: int) -> int:
+    return max(1, min(MAX_BUCKETS, math.ceil(nbytes * SAFETY_FACTOR / bucket_bytes)))
+
+
+def _gather(
+    buckets: _Buckets, writer: _OutputWriter, state: _State, directory: Path, depth: int
+) -> None:
+    """Pass 2: shuffle each bucket in memory and write it; split oversized buckets again."""
+    for index, path in enumerate(buckets.paths):
+        entries, nbytes = buckets.entries[index], buckets.nbytes[index]
+        if entries == 0:
+            path.unlink()
+            continue
+        if nbytes > state.bucket_bytes and entries > 1 and depth < MAX_RESPLIT_DEPTH:
+            state.resplit += 1
+            count = max(2, _buckets_for(nbytes, state.bucket_bytes))
+            sub = _Buckets(directory / f"split_{depth}_{index:05d}", count, buckets.layout)
+            try:
+                for piece in buckets.pieces(index):
+                    sub.scatter(piece, state.scatter_rng)
+            finally:
+                sub.close()
+            path.unlink()
+            _gather(sub, writer, state, directory, depth + 1)
+            continue
+        bucket = buckets.load(index)
+        path.unlink()
+        state.largest_bucket = max(state.largest_bucket, _nbytes(bucket))
+        permutation = state.permute_rng.permutation(entries)
+        shuffled = _take(bucket, buckets.layout, permutation)
+        del bucket, permutation
+        writer.write(shuffled)
+        del shuffled
+
+
+def _input_compression(path: Path) -> Any:
+    try:
+        with uproot.open(path) as file:
+            return file.file.compression
+    except Exception:
+        return uproot.ZLIB(1)
+
+
+def shuffle_files(
+    inputs: Sequence[Path | str],
+    out_dir: Path,
+    *,
+    max_memory: int,
+    seed: int = 42,
+    tree: str | None = None,
+    entries_per_file: int | None = None,
+    overwrite: bool = False,
+) -> ShuffleReport:
+    """Shuffle the entries of ROOT TTrees larger than memory into new files.
+
+    Two sequential passes (see the module docstring): the inputs are read in chunks and
+    every entry is sent to a random temporary bucket; then each bucket is shuffled in
+    memory and appended to the outputs. No entry is read at random, and no file is read
+    whole. Every input entry appears in the output exactly once.
+
+    Parameters
+    ----------
+    inputs : sequence of Path or str
+        ROOT files holding a TTree with the same branches.
+    out_dir : Path
+        Directory for ``shuffled_0000.root``, ``shuffled_0001.root``, ...; created if
+        missing. The temporary buckets live in a hidden directory inside it (they need
+        about the uncompressed size of the data on disk) and are always removed.
+    max_memory : int
+        Memory budget in bytes (see :func:`parse_memory`) for the data held at once;
+        the interpreter and libraries come on top.
+    seed : int
+        Seed of the bucket assignment and of the in-memory permutations. The same seed,
+        inputs and ``max_memory`` give identical outputs.
+    tree : str, optional
+        Name of the TTree; may be left out when every file holds exactly one TTree.
+    entries_per_file : int, optional
+        Entries per output file (the last one may hold fewer). By default there are as
+        many output files as input files, of equal size.
+    overwrite : bool
+        Allow a non-empty ``out_dir``: its ``shuffled_*.root`` files are replaced (stale
+        ones from an earlier run with more files removed); other files are left alone.
+
+    Returns
+    -------
+    ShuffleReport
+        Entries, files, buckets and memory figures.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable input, a missing or ambiguous tree, branches that differ
+        between inputs or that cannot be written back, or no entries at all.
+    OutputError
+        ``out_dir`` is not empty and ``overwrite`` is false, or it lacks disk space.
+    ConfigError
+        ``max_memory`` or ``entries_per_file`` is not positive.
+
+    Notes
+    -----
+    The output TTree has the branches of the input in the same order and with the same
+    types, except that counter branches of jagged arrays are always written as ``int32``
+    (uproot's counters). Branches that are not numbers, fixed-size arrays or arrays with a
+    counter branch (``std::vector``, strings, objects) are refused with an ``InputError``.
+    """
+    if int(max_memory) <= 0:
+        raise ConfigError(f"max_memory must be a positive number of bytes, not {max_memory}")
+    if entries_per_file is not None and int(entries_per_file) <= 0:
+        raise ConfigError(f"entries_per_file must be positive, not {entries_per_file}")
+    if not inputs:
+        raise InputError("no input files given; name at least one ROOT file")
+    max_memory = int(max_memory)
+    paths = [Path(path) for path in inputs]
+    out_dir = Path(out_dir)
+
+    layout, tree_paths, file_entries = _check_inputs(paths, tree)
+    total = sum(file_entries)
+    if total == 0:
+        raise InputError(f"the inputs ({', '.join(map(str, paths))}) hold no entries")
+    _check_out_dir(out_dir, paths, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    chunk_bytes = max(1, int(max_memory * CHUNK_FRACTION))
+    scatter_seed, permute_seed = np.random.SeedSequence(seed).spawn(2)
+    state = _State(
+        scatter_rng=np.random.default_rng(scatter_seed),
+        permute_rng=np.random.default_rng(permute_seed),
+        bucket_bytes=max(1, int(max_memory * BUCKET_FRACTION)),
+    )
+    sizes = _output_sizes(total, len(paths), entries_per_file)
+    output_paths = [out_dir / f"{OUTPUT_PREFIX}{index:04d}.root" for index in range(len(sizes))]
+    wanted = set(layout.read_branches)
+
+    def selected(branch: Any) -> bool:
+        return branch.name in wanted
+
+    bucket_directory = Path(tempfile.mkdtemp(prefix=BUCKET_DIRECTORY_PREFIX, dir=out_dir))
+    buckets: _Buckets | None = None
+    bytes_per_entry = 0.0
+    chunk_entries = 0
+    largest_chunk = 0
+    try:
+        # Pass 1: sequential chunks scattered to random buckets.
+        for path, tree_path in zip(paths, tree_paths, strict=True):
+            with _open_root(path) as file:
+                ttree = _find_tree(file, path, tree_path)
+                if ttree.num_entries == 0:
+                    continue
+                # ROOT's own byte counts of this file's branches catch files whose
+                # events are larger than those measured so far.
+                step = ttree.num_entries_for(chunk_bytes, filter_branch=selected)
+                if chunk_entries:
+                    step = min(step, chunk_entries)
+                for chunk in ttree.iterate(
+                    filter_branch=selected, step_size=max(1, int(step)), library="ak"
+                ):
+                    largest_chunk = max(largest_chunk, int(chunk.nbytes))
+                    measured = chunk.nbytes / max(1, len(chunk))
+                    columns = _to_columns(chunk, layout)
+                    if buckets is None:
+                        bytes_per_entry = measured
+                        _describe_columns(chunk, columns, layout)
+                        needed = total * bytes_per_entry
+                        free = shutil.disk_usage(out_dir).free
+                        if needed > free:
+                            raise OutputError(
+                                f"{out_dir} has {free / 1e9:.1f} GB free; the shuffle needs "
+                                f"about {needed / 1e9:.1f} GB there for temporary buckets"
+                            )
+                        count = _buckets_for(needed, state.bucket_bytes)
+                        buckets = _Buckets(bucket_directory / "pass1", count, layout)
+                    chunk_entries = max(1, int(chunk_bytes / max(measured, bytes_per_entry, 1e-9)))
+                    del chunk
+                    buckets.scatter(columns, state.scatter_rng)
+                    del columns
+        assert buckets is not None
+        buckets.close()
+
+        # Pass 2: one bucket at a time, shuffled in memory, appended to the outputs.
+        write_entries = int(max_memory * WRITE_FRACTION / max(bytes_per_entry, 1e-9))
+        with contextlib.ExitStack() as stack:
+            writer = _OutputWriter(
+                output_paths,
+                sizes,
+                layout,
+                stack,
+                _input_compression(paths[0]),
+                write_entries,
+            )
+            _gather(buckets, writer, state, bucket_directory, 0)
+            writer.finish()
+    finally:
+        if buckets is not None:
+            buckets.close()
+        shutil.rmtree(bucket_directory, ignore_errors=True)
+
+    if overwrite:
+        keep = {path.name for path in output_paths}
+        for stale in out_dir.glob(f"{OUTPUT_PREFIX}*.root"):
+            if stale.name not in keep and re.fullmatch(r"shuffled_\d{4,}\.root", stale.name):
+                stale.unlink()
+
+    return ShuffleReport(
+        entries=total,
+        input_files=paths,
+        output_files=output_paths,
+        tree=layout.tree,
+        buckets=len(buckets.paths),
+        resplit_buckets=state.resplit,
+        max_memory=max_memory,
+        bytes_per_entry=bytes_per_entry,
+        chunk_entries=chunk_entries,
+        largest_chunk_bytes=largest_chunk,
+        largest_bucket_bytes=state.largest_bucket,
+        peak_rss_bytes=_peak_rss_bytes(),
+    )
+
+
+__all__ = ["ShuffleReport", "parse_memory", "shuffle_files"]

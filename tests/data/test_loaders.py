@@ -1,0 +1,96 @@
+"""Batches: the in-memory loader and the streaming loader agree on every event."""
+
+import numpy as np
+import pytest
+import torch
+
+from heplearn.config import parse_spec
+from heplearn.data.dataset import load_dataset
+from heplearn.data.loaders import (
+    StreamingDataset,
+    fit_streaming_preprocessing,
+    in_memory_loader,
+    streaming_loader,
+)
+from heplearn.data.spec import DatasetSpec
+
+
+@pytest.fixture(scope="module")
+def spec(generated_sample):
+    directory = generated_sample("top-vs-qcd", events=150)
+    return parse_spec(
+        DatasetSpec,
+        {
+            "sources": [{"files": [f"{directory}/*.root"]}],
+            "label": "is_signal",
+            "classes": ["qcd", "top"],
+            "inputs": {
+                "particles": {
+                    "kind": "particles",
+                    "columns": ["part_deta", "part_dphi", "log(part_pt)"],
+                    "length": 40,
+                    "sort_by": "part_pt",
+                },
+                "ids": {"kind": "tabular", "columns": ["event", "is_signal", "jet_sdmass"]},
+            },
+            "standardise": {"ids": "none"},
+        },
+    )
+
+
+def _rows(batches):
+    """Event identity (event number, label) -> (particles, weight) over all batches."""
+    rows = {}
+    for batch in batches:
+        for i in range(len(batch["label"])):
+            key = (int(batch["ids"][i, 0]), int(batch["ids"][i, 1]))
+            assert key not in rows, "an event was delivered twice"
+            rows[key] = (batch["particles"][i].numpy(), float(batch["weight"][i]))
+    return rows
+
+
+def test_in_memory_batches(spec):
+    dataset = load_dataset(spec, seed=4)
+    batches = list(in_memory_loader(dataset, "train", batch_size=64, seed=1))
+    first = batches[0]
+    assert set(first) == {"particles", "particles_mask", "ids", "label", "weight"}
+    assert first["particles"].shape == (64, 40, 3)
+    assert first["particles"].dtype == torch.float32
+    assert first["particles_mask"].dtype == torch.bool
+    assert first["label"].dtype == torch.int64
+    assert sum(len(b["label"]) for b in batches) == len(dataset.arrays("train")["label"])
+    again = list(in_memory_loader(dataset, "train", batch_size=64, seed=1))
+    assert torch.equal(again[0]["ids"], first["ids"])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_streaming_delivers_the_same_events_as_memory(spec, workers):
+    dataset = load_dataset(spec, seed=4)
+    expected = _rows(in_memory_loader(dataset, "validation", batch_size=50))
+    preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
+    assert preprocessing.class_scales == pytest.approx(dataset.preprocessing.class_scales)
+    np.testing.assert_allclose(
+        preprocessing.standardisation["particles"]["mean"],
+        dataset.preprocessing.standardisation["particles"]["mean"],
+        rtol=1e-5,
+    )
+    stream = StreamingDataset(
+        spec, preprocessing, "validation", batch_size=16, seed=4, chunk_entries=70, shuffle_buffer=40
+    )
+    delivered = _rows(streaming_loader(stream, num_workers=workers))
+    assert delivered.keys() == expected.keys()
+    for key, (particles, weight) in expected.items():
+        np.testing.assert_allclose(delivered[key][0], particles, rtol=1e-5, atol=1e-6)
+        assert delivered[key][1] == pytest.approx(weight, rel=1e-5)
+
+
+def test_streaming_shards_are_disjoint_and_cover_the_chunks(spec):
+    preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
+    shards = [
+        StreamingDataset(spec, preprocessing, "train", 16, seed=4, chunk_entries=70, rank=r, world_size=2)
+        for r in (0, 1)
+    ]
+    chunks = [set(shard.my_chunks()) for shard in shards]
+    assert chunks[0].isdisjoint(chunks[1])
+    assert chunks[0] | chunks[1] == set(shards[0].chunks)
+    assert len(shards[0].chunks) > 2
