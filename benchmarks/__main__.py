@@ -3,10 +3,10 @@
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_generate
+from benchmarks import bench_generate, bench_images, bench_loading, bench_shuffle
 from benchmarks.report import write_report
 
-MODULES = (bench_generate,)
+MODULES = (bench_generate, bench_images, bench_loading, bench_shuffle)
 
 
 def main() -> None:

@@ -118,3 +118,19 @@ def test_the_installed_command_exits_with_2(tmp_path):
     assert result.stderr.strip() == (
         "error: unknown sample 'nope'; choose one of: top-vs-qcd, jets5, hww-vs-dy, higgs-4l"
     )
+
+
+def test_shuffle_names_a_missing_input(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["shuffle", str(tmp_path / "nope.root"), "--out", str(out)])
+    _assert_one_line_error(result, "nope.root")
+    assert not out.exists()
+
+
+def test_shuffle_rejects_a_bad_memory_budget(tmp_path):
+    result = runner.invoke(
+        app,
+        ["shuffle", str(tmp_path / "x.root"), "--out", str(tmp_path / "o"), "--max-memory", "lots"],
+    )
+    assert result.exit_code == USER_ERROR_EXIT_CODE
+    assert "error: " in result.stderr

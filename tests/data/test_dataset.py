@@ -3,8 +3,8 @@
 import awkward as ak
 import numpy as np
 import pytest
-from helpers import read_events
 
+from helpers import read_events
 from heplearn.config import parse_spec
 from heplearn.data.dataset import load_dataset
 from heplearn.data.preprocessing import Preprocessing
@@ -105,7 +105,9 @@ def test_preprocessing_round_trip_reproduces_the_inputs(hww, tmp_path):
     dataset.preprocessing.save(tmp_path / "preprocessing.json")
     loaded = Preprocessing.load(tmp_path / "preprocessing.json")
     again = load_dataset(hww_spec(hww), seed=3, preprocessing=loaded)
-    np.testing.assert_array_equal(again.events.inputs["features"], dataset.events.inputs["features"])
+    np.testing.assert_array_equal(
+        again.events.inputs["features"], dataset.events.inputs["features"]
+    )
 
 
 def test_particles_jet_features_and_images(top):
@@ -124,7 +126,11 @@ def test_particles_jet_features_and_images(top):
                     "sort_by": "part_pt",
                 },
                 "jet": {"kind": "tabular", "columns": ["jet_sdmass", "jet_tau32"]},
-                "image": {"kind": "image", "bins": 16, "channels": ["part_charge != 0", "part_charge == 0"]},
+                "image": {
+                    "kind": "image",
+                    "bins": 16,
+                    "channels": ["part_charge != 0", "part_charge == 0"],
+                },
             },
         },
     )
@@ -164,7 +170,9 @@ def test_class_without_events_after_selection(hww):
 
 
 def test_non_positive_class_weight(hww):
-    spec = hww_spec(hww, weights={"product": ["-XSWeight * is_signal + XSWeight * (1 - is_signal)"]})
+    spec = hww_spec(
+        hww, weights={"product": ["-XSWeight * is_signal + XSWeight * (1 - is_signal)"]}
+    )
     with pytest.raises(InputError, match="class 'hww' has a total weight of -"):
         load_dataset(spec, seed=1)
 
@@ -192,3 +200,30 @@ def test_jagged_branch_in_a_tabular_input(top):
     )
     with pytest.raises(InputError, match=r"'part_pt' gives a list per event.*sum\(\.\.\.\)"):
         load_dataset(spec, seed=1)
+
+
+def test_regression_target_and_manual_standardisation(top):
+    spec = parse_spec(
+        DatasetSpec,
+        {
+            "sources": [{"files": [f"{top}/*.root"]}],
+            "target": "jet_mass",
+            "inputs": {"jet": {"kind": "tabular", "columns": ["jet_sdmass", "jet_nparticles"]}},
+            "standardise": {"jet": {"jet_sdmass": [100.0, 50.0]}},
+            "weights": {"normalise": {"to": "sum", "value": 10.0}},
+        },
+    )
+    dataset = load_dataset(spec, seed=2)
+    assert spec.task == "regression"
+    assert dataset.events.label.dtype == np.float32
+    assert dataset.events.weight.sum() == pytest.approx(10.0, rel=1e-5)
+    events = read_events(top)
+    assert sorted(dataset.events.label) == pytest.approx(sorted(ak.to_numpy(events.jet_mass)))
+    standardisation = dataset.preprocessing.standardisation["jet"]
+    assert standardisation["mean"][0] == 100.0
+    assert standardisation["std"][0] == 50.0
+    sdmass = np.sort(dataset.events.inputs["jet"][:, 0] * 50.0 + 100.0)
+    np.testing.assert_allclose(sdmass, np.sort(ak.to_numpy(events.jet_sdmass)), rtol=1e-4)
+    rows = dataset.summary()
+    assert {row["class"] for row in rows} == {"all"}
+    assert sum(row["events"] for row in rows) == len(events)

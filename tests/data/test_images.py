@@ -104,8 +104,8 @@ def test_normalise_sum_and_max(shape: dict[str, float]) -> None:
     np.testing.assert_array_equal(by_max[~filled], 0.0)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bin_edges_follow_histogram2d(dtype: type) -> None:
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bin_edges_follow_histogram2d(dtype: str) -> None:
     """Values on, just below and just above every edge land where numpy.histogram2d puts them."""
     extent, bins = 0.8, 40
     edges = np.linspace(-extent, extent, bins + 1).astype(dtype)

@@ -8,6 +8,7 @@ from heplearn.config import parse_spec
 from heplearn.data.dataset import load_dataset
 from heplearn.data.loaders import (
     StreamingDataset,
+    _ranges,
     fit_streaming_preprocessing,
     in_memory_loader,
     streaming_loader,
@@ -15,9 +16,7 @@ from heplearn.data.loaders import (
 from heplearn.data.spec import DatasetSpec
 
 
-@pytest.fixture(scope="module")
-def spec(generated_sample):
-    directory = generated_sample("top-vs-qcd", events=150)
+def _spec(directory):
     return parse_spec(
         DatasetSpec,
         {
@@ -36,6 +35,21 @@ def spec(generated_sample):
             "standardise": {"ids": "none"},
         },
     )
+
+
+@pytest.fixture(scope="module")
+def spec(generated_sample):
+    """One file of 300 jets."""
+    return _spec(generated_sample("top-vs-qcd", events=150))
+
+
+@pytest.fixture(scope="module")
+def several_files_spec(generated_sample):
+    """Three files of 20 jets: several chunks to stream and shard."""
+    directory = generated_sample(
+        "top-vs-qcd", events=30, events_per_file=20, pt_min=500.0, pt_max=700.0, seed=7
+    )
+    return _spec(directory)
 
 
 def _rows(batches):
@@ -64,7 +78,11 @@ def test_in_memory_batches(spec):
 
 
 @pytest.mark.parametrize("workers", [0, 2])
-def test_streaming_delivers_the_same_events_as_memory(spec, workers):
+@pytest.mark.parametrize("use_several_files", [False, True])
+def test_streaming_delivers_the_same_events_as_memory(
+    spec, several_files_spec, workers, use_several_files
+):
+    spec = several_files_spec if use_several_files else spec
     dataset = load_dataset(spec, seed=4)
     expected = _rows(in_memory_loader(dataset, "validation", batch_size=50))
     preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
@@ -75,7 +93,13 @@ def test_streaming_delivers_the_same_events_as_memory(spec, workers):
         rtol=1e-5,
     )
     stream = StreamingDataset(
-        spec, preprocessing, "validation", batch_size=16, seed=4, chunk_entries=70, shuffle_buffer=40
+        spec,
+        preprocessing,
+        "validation",
+        batch_size=16,
+        seed=4,
+        chunk_entries=70,
+        shuffle_buffer=40,
     )
     delivered = _rows(streaming_loader(stream, num_workers=workers))
     assert delivered.keys() == expected.keys()
@@ -84,13 +108,22 @@ def test_streaming_delivers_the_same_events_as_memory(spec, workers):
         assert delivered[key][1] == pytest.approx(weight, rel=1e-5)
 
 
-def test_streaming_shards_are_disjoint_and_cover_the_chunks(spec):
+def test_streaming_shards_are_disjoint_and_cover_the_chunks(several_files_spec):
+    spec = several_files_spec
     preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
     shards = [
-        StreamingDataset(spec, preprocessing, "train", 16, seed=4, chunk_entries=70, rank=r, world_size=2)
-        for r in (0, 1)
+        StreamingDataset(spec, preprocessing, "train", 16, seed=4, rank=rank, world_size=2)
+        for rank in (0, 1)
     ]
     chunks = [set(shard.my_chunks()) for shard in shards]
     assert chunks[0].isdisjoint(chunks[1])
     assert chunks[0] | chunks[1] == set(shards[0].chunks)
-    assert len(shards[0].chunks) > 2
+    assert len(shards[0].chunks) == 3
+
+
+def test_chunks_follow_basket_clusters():
+    assert _ranges(100, 30, None) == [(0, 30), (30, 60), (60, 90), (90, 100)]
+    # clusters of 20 entries: chunks of about 30 become whole clusters of 40
+    assert _ranges(100, 30, [0, 20, 40, 60, 80]) == [(0, 40), (40, 80), (80, 100)]
+    # a cluster larger than the chunk stays whole
+    assert _ranges(100, 30, [0, 90]) == [(0, 90), (90, 100)]

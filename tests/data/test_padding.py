@@ -23,3 +23,12 @@ def test_without_sorting_keeps_file_order():
     values, mask = pad_collection([ak.Array([[3.0, 1.0]])], length=3)
     np.testing.assert_allclose(values[0, :, 0], [3, 1, 0])
     assert mask.tolist() == [[True, True, False]]
+
+
+def test_already_sorted_input_gives_the_same_result():
+    pt = ak.Array([[3.0, 2.0, 1.0], [], [9.0, 9.0, 4.0, 1.0]])
+    sorted_values, _ = pad_collection([pt], length=3, sort_key=pt)
+    unsorted = ak.Array([[1.0, 3.0, 2.0], [], [4.0, 9.0, 1.0, 9.0]])
+    values, _ = pad_collection([unsorted], length=3, sort_key=unsorted)
+    np.testing.assert_array_equal(sorted_values, values)
+    np.testing.assert_allclose(values[2, :, 0], [9, 9, 4])

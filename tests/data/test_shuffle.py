@@ -177,7 +177,7 @@ def test_oversized_buckets_are_split_again(tmp_path: Path) -> None:
     assert ak.array_equal(output[np.argsort(ids)]["part_eta"], original["part_eta"])
 
 
-def test_fixed_size_bool_and_unsigned_counter_branches(tmp_path: Path) -> None:
+def test_fixed_size_bool_unsigned_and_own_counter_branches(tmp_path: Path) -> None:
     entries = 500
     rng = np.random.default_rng(3)
     counts = rng.integers(0, 4, entries)

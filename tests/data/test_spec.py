@@ -2,6 +2,7 @@
 
 import pytest
 
+from heplearn.config import parse_spec
 from heplearn.data.spec import DatasetSpec, load_dataset_spec
 from heplearn.errors import ConfigError
 
@@ -49,15 +50,18 @@ data:
   inputs: {features: {kind: tabular, colums: [x]}}
 """,
     )
-    with pytest.raises(ConfigError, match=r"data\.inputs\.features.*colums: unknown key \(did you mean 'columns'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"data\.inputs\.features.*colums: unknown key \(did you mean 'columns'\?\)",
+    ):
         load_dataset_spec(path)
 
 
 def test_splits_must_sum_to_one():
     with pytest.raises(ConfigError, match="must sum to 1"):
-        from heplearn.config import parse_spec
-
-        parse_spec(DatasetSpec, {**MINIMAL, "split": {"train": 0.7, "validation": 0.2, "test": 0.2}})
+        parse_spec(
+            DatasetSpec, {**MINIMAL, "split": {"train": 0.7, "validation": 0.2, "test": 0.2}}
+        )
 
 
 @pytest.mark.parametrize(
@@ -72,15 +76,13 @@ def test_splits_must_sum_to_one():
     ],
 )
 def test_inconsistent_specs_are_rejected(change, message):
-    from heplearn.config import parse_spec
-
     with pytest.raises(ConfigError, match=message):
         parse_spec(DatasetSpec, {**MINIMAL, **change})
 
 
 def test_unreadable_yaml_names_the_file(tmp_path):
     path = _write(tmp_path, "data: [unclosed\n")
-    with pytest.raises(ConfigError, match="spec.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"spec\.yaml is not valid YAML"):
         load_dataset_spec(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_dataset_spec(tmp_path / "missing.yaml")

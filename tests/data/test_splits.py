@@ -16,7 +16,9 @@ def test_fractions_are_respected():
 def test_same_seed_same_split_whatever_the_chunking():
     entries = np.arange(10_000)
     whole = assign_splits(Split(), 7, 3, entries)
-    chunked = np.concatenate([assign_splits(Split(), 7, 3, part) for part in np.array_split(entries, 7)])
+    chunked = np.concatenate(
+        [assign_splits(Split(), 7, 3, part) for part in np.array_split(entries, 7)]
+    )
     np.testing.assert_array_equal(whole, chunked)
     assert not np.array_equal(whole, assign_splits(Split(), 8, 3, entries))
     assert not np.array_equal(whole, assign_splits(Split(), 7, 4, entries))

@@ -3,32 +3,35 @@
 :func:`jet_images` bins the constituents of many jets at a time with numpy operations (no
 Python loop over jets or constituents) and returns ``float32`` images of shape
 ``(n_jets, n_channels, bins, bins_phi)``: axis 2 is Δη, axis 3 is Δφ, both increasing
-with the index. Shown with ``matplotlib.pyplot.imshow``, η runs down the rows ("vertical")
-and φ along the columns ("horizontal").
+with the index. Shown with ``matplotlib.pyplot.imshow`` (default ``origin="upper"``), η
+runs down the rows ("vertical") and φ to the right along the columns ("horizontal").
 
 Binning follows :func:`numpy.histogram2d` exactly: the edges are
 ``np.linspace(-extent, extent, bins + 1)``, each bin holds its lower edge, the last bin
-also holds ``+extent``, and constituents outside the image are dropped. The preprocessing
-steps run in this order:
+also holds ``+extent``, and constituents outside the image (or NaN) are dropped. Weights
+are summed in float64 and stored as float32. The preprocessing steps run in this order:
 
 1. centre: ``"axis"`` uses ``deta``/``dphi`` as given (offsets from the jet axis);
    ``"leading"`` subtracts the position of the constituent with the largest ``weight``;
    ``"centroid"`` subtracts the ``weight``-weighted mean (Δη, Δφ). After re-centring Δφ is
    wrapped into [-π, π) again, so a jet straddling φ = ±π stays compact.
 2. rotate: the principal axis of the jet (the major axis of the ``weight``-weighted
-   covariance of its constituents) is turned onto the η axis, by the smallest rotation
-   (|angle| ≤ 90°) about the image centre.
+   covariance of its constituents) is turned onto the η axis ("vertical"): if it makes the
+   angle θ with +η, towards +φ (|θ| ≤ 90°), the jet is rotated by -θ about the image
+   centre. Which end of the axis points to +η is left to the flip.
 3. flip: each image is mirrored in η and/or φ so that its brightest quadrant (summed over
    channels) is the one of positive Δη and positive Δφ,
-   ``image[:, (bins + 1) // 2:, (bins_phi + 1) // 2:]``. With an odd number of bins the
-   middle row or column belongs to no quadrant. Ties keep the image as it is.
+   ``image[:, (bins + 1) // 2:, (bins_phi + 1) // 2:]`` (bottom right in ``imshow``).
+   With an odd number of bins the middle row or column belongs to no quadrant. Ties keep
+   the image as it is.
 4. normalise, per jet over all channels together: ``"sum"`` divides by the total of the
    image, ``"max"`` by its brightest pixel; ``"none"`` keeps the summed weights. Images
    whose total (or maximum) is not positive, such as those of empty jets, are left as they
    are, so empty jets give all-zero images.
 
-Centring and rotation use all constituents with ``weight``; they describe the jet and are
-the same for every channel.
+Centring and rotation use every constituent with its ``weight``, also those outside the
+image; they describe the jet and are the same for every channel. A constituent may belong
+to several channels, or to none.
 """
 
 import math
@@ -144,7 +147,8 @@ def jet_images(
     for start in range(0, len(counts), block):
         jets = slice(start, start + block)
         parts = slice(offsets[start], offsets[min(start + block, len(counts))])
-        images[jets] = _block_images(
+        _block_images(
+            images[jets],
             eta[parts],
             phi[parts],
             pt[parts],
@@ -275,6 +279,7 @@ def _halves(index: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _block_images(
+    out: np.ndarray,
     eta: np.ndarray,
     phi: np.ndarray,
     pt: np.ndarray,
@@ -283,8 +288,8 @@ def _block_images(
     counts: np.ndarray,
     grid: _Grid,
     spec: ImageSpec,
-) -> np.ndarray:
-    """Normalised float64 images of a block of jets, given only that block's constituents."""
+) -> None:
+    """Write the images of a block of jets into ``out``, given only their constituents."""
     n_jets = len(counts)
     jet = np.repeat(np.arange(n_jets), counts)
     if spec.centre != "axis" or spec.rotate:
@@ -299,7 +304,7 @@ def _block_images(
         phi = _wrap(phi - centre_phi[jet])
     if spec.rotate:
         eta, phi = _rotated(eta, phi, pt, jet, n_jets)
-    pixel = _padded_bins(eta, grid.upper_eta) * (len(grid.upper_phi))
+    pixel = _padded_bins(eta, grid.upper_eta) * (spec.shape[2] + 2)
     pixel += _padded_bins(phi, grid.upper_phi)
     weights = pt[np.newaxis] if masks is None else pt * masks
     if spec.flip:
@@ -308,9 +313,14 @@ def _block_images(
     keys = grid.slots[:, pixel]
     keys += jet * per_jet
     sums = np.bincount(keys.ravel(), weights.ravel(), minlength=n_jets * per_jet)
-    images = sums.reshape(n_jets, per_jet)[:, :-1].reshape(n_jets, *spec.shape)
-    _normalise(images, spec.normalise)
-    return images
+    images = sums.reshape(n_jets, per_jet)[:, :-1]
+    if spec.normalise == "none":
+        out.reshape(n_jets, -1)[...] = images
+        return
+    scale = images.sum(axis=1) if spec.normalise == "sum" else images.max(axis=1)
+    # Images whose total (maximum) is not positive, such as empty ones, are left as they are.
+    factor = 1.0 / np.where(scale > 0, scale, 1.0)
+    np.multiply(images, factor[:, np.newaxis], out=out.reshape(n_jets, -1), casting="same_kind")
 
 
 def _wrap(phi: np.ndarray) -> np.ndarray:
@@ -323,16 +333,12 @@ def _centroids(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-jet ``pt``-weighted mean (η, φ); (0, 0) for jets without positive total weight."""
     total = np.bincount(jet, pt, minlength=n_jets)
-    means = (
-        np.divide(
-            np.bincount(jet, pt * values, minlength=n_jets),
-            total,
-            out=np.zeros(n_jets),
-            where=total > 0,
-        )
-        for values in (eta, phi)
-    )
-    return next(means), next(means)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        sums = np.bincount(jet, pt * values, minlength=n_jets)
+        return np.divide(sums, total, out=np.zeros(n_jets), where=total > 0)
+
+    return mean(eta), mean(phi)
 
 
 def _rotated(
@@ -384,11 +390,3 @@ def _flipped(
     # takes the first of equals, so ties keep the image as it is.
     brightest = quadrants.reshape(n_jets, 5)[:, :4].argmax(axis=1)
     return grid.mirrored[brightest[jet], pixel]
-
-
-def _normalise(images: np.ndarray, normalise: Literal["none", "sum", "max"]) -> None:
-    """Scale each image (over all channels), in place, to unit sum or unit maximum if positive."""
-    if normalise == "none":
-        return
-    scale = images.sum(axis=(1, 2, 3)) if normalise == "sum" else images.max(axis=(1, 2, 3))
-    images /= np.where(scale > 0, scale, 1.0)[:, np.newaxis, np.newaxis, np.newaxis]

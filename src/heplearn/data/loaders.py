@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from heplearn.data.dataset import Dataset, spec_files
 from heplearn.data.preprocessing import FitStatistics, Preprocessing
 from heplearn.data.processing import ChunkProcessor, Processed
-from heplearn.data.sources import SourceFile, read_columns
+from heplearn.data.sources import SourceFile, cluster_starts, read_columns
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.splits import SPLIT_NAMES
 
@@ -80,12 +80,31 @@ class Chunk:
     entry_stop: int
 
 
+def _ranges(entries: int, chunk_entries: int, clusters: list[int] | None) -> list[tuple[int, int]]:
+    """Cut ``[0, entries)`` into ranges of about ``chunk_entries``, on cluster boundaries."""
+    if not clusters:
+        return [
+            (start, min(start + chunk_entries, entries))
+            for start in range(0, entries, chunk_entries)
+        ]
+    ranges, start = [], 0
+    for boundary in [*clusters[1:], entries]:
+        if boundary - start >= chunk_entries or boundary == entries:
+            ranges.append((start, boundary))
+            start = boundary
+    return [(begin, end) for begin, end in ranges if end > begin]
+
+
 def plan_chunks(spec: DatasetSpec, chunk_entries: int) -> list[Chunk]:
-    """Cut every file of the spec into ranges of at most ``chunk_entries`` entries."""
+    """Cut every file of the spec into ranges of about ``chunk_entries`` entries.
+
+    In ROOT files the ranges follow the basket clusters, so that no basket is
+    decompressed twice; a chunk is then at least one cluster long.
+    """
     return [
-        Chunk(source_index, file_index, source, start, min(start + chunk_entries, source.entries))
+        Chunk(source_index, file_index, source, start, stop)
         for file_index, (source_index, source) in enumerate(spec_files(spec))
-        for start in range(0, source.entries, chunk_entries)
+        for start, stop in _ranges(source.entries, chunk_entries, cluster_starts(source))
     ]
 
 

@@ -31,12 +31,33 @@ def pad_collection(
         bool ``(events, length)``, true for real entries.
     """
     counts = ak.to_numpy(ak.num(features[0], axis=1))
-    order = None if sort_key is None else ak.argsort(sort_key, axis=1, ascending=False)
     n_events = len(counts)
-    mask = np.arange(length)[None, :] < np.minimum(counts, length)[:, None]
-    values = np.full((n_events, length, len(features)), pad_value, dtype=np.float32)
+    starts = np.cumsum(counts) - counts
+    kept = np.minimum(counts, length)
+    # Each kept entry: its destination (event, slot) and its position in the flat arrays.
+    event = np.repeat(np.arange(n_events), kept)
+    slot = np.arange(len(event)) - np.repeat(np.cumsum(kept) - kept, kept)
+    first_entries = np.repeat(starts, kept) + slot
+    if sort_key is None or _already_descending(sort_key, counts):
+        source = first_entries
+    else:
+        order = ak.to_numpy(ak.flatten(ak.argsort(sort_key, axis=1, ascending=False)))
+        source = order[first_entries] + np.repeat(starts, kept)
+    destination = event * length + slot
+    values = np.full((n_events * length, len(features)), pad_value, dtype=np.float32)
     for column, feature in enumerate(features):
-        ordered = feature if order is None else feature[order]
-        clipped = ak.pad_none(ordered, length, axis=1, clip=True)
-        values[:, :, column] = ak.to_numpy(ak.fill_none(clipped, pad_value)).astype(np.float32)
-    return values, mask
+        flat = np.asarray(ak.to_numpy(ak.flatten(feature)), dtype=np.float32)
+        values[destination, column] = flat[source]
+    mask = np.arange(length)[None, :] < kept[:, None]
+    return values.reshape(n_events, length, len(features)), mask
+
+
+def _already_descending(key: ak.Array, counts: np.ndarray) -> bool:
+    """Whether every event's entries are already in decreasing key order (a cheap check:
+    files from the generator and from JetClass are stored pT-ordered)."""
+    flat = ak.to_numpy(ak.flatten(key))
+    if len(flat) < 2:
+        return True
+    event_starts = np.zeros(len(flat), dtype=bool)
+    event_starts[(np.cumsum(counts) - counts)[counts > 0]] = True
+    return bool(np.all((flat[1:] <= flat[:-1]) | event_starts[1:]))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.data.processing import Processed
-from heplearn.data.spec import DatasetSpec, ImageInput
+from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput
 from heplearn.data.splits import TRAIN
 from heplearn.data.weights import (
     apply_class_scales,
@@ -49,16 +49,15 @@ class Preprocessing:
         weight = apply_class_scales(labels, weight, self.class_scales)
         inputs = {}
         for name, values in events.inputs.items():
-            if name in self.standardisation:
-                mean = np.asarray(self.standardisation[name]["mean"], np.float32)
-                std = np.asarray(self.standardisation[name]["std"], np.float32)
-                scaled = ((values - mean) / std).astype(np.float32)
-                mask = events.masks.get(name)
-                if mask is not None:
-                    scaled[~mask] = values[~mask]
-                inputs[name] = scaled
-            else:
+            if name not in self.standardisation:
                 inputs[name] = values
+                continue
+            scaled = values - np.asarray(self.standardisation[name]["mean"], np.float32)
+            scaled /= np.asarray(self.standardisation[name]["std"], np.float32)
+            mask = events.masks.get(name)
+            if mask is not None:  # padding keeps its pad value
+                scaled[~mask] = _pad_value(spec, name)
+            inputs[name] = scaled.astype(np.float32, copy=False)
         return Processed(
             inputs=inputs,
             masks=events.masks,
@@ -160,6 +159,11 @@ def _weight_groups(spec: DatasetSpec, events: Processed) -> np.ndarray:
     if spec.task == "regression":
         return np.zeros(len(events), dtype=np.int64)
     return events.label
+
+
+def _pad_value(spec: DatasetSpec, name: str) -> float:
+    definition = spec.inputs[name]
+    return definition.pad_value if isinstance(definition, ParticlesInput) else 0.0
 
 
 def _columns(spec: DatasetSpec, name: str) -> list[str]:

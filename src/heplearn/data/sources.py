@@ -304,6 +304,10 @@ class _Reader:
         """Approximate in-memory bytes per entry of ``names`` from metadata, if known."""
         return None
 
+    def cluster_starts(self) -> list[int] | None:
+        """Entries where the file's compression clusters begin, if reads should align to them."""
+        return None
+
     def temporary_bytes_per_entry(self, names: list[str]) -> float:
         """Bytes per entry the reader holds only while reading (padded blocks, say)."""
         return 0.0
@@ -391,6 +395,11 @@ class _RootReader(_Reader):
             keys = list(self._tree.keys())
             return [key for key in keys if not any(other.startswith(key + ".") for other in keys)]
         return list(self._tree.keys(filter_branch=lambda branch: len(branch.branches) == 0))
+
+    def cluster_starts(self) -> list[int] | None:
+        if self.is_rntuple:
+            return None
+        return [int(offset) for offset in self._tree.common_entry_offsets()[:-1]]
 
     def where(self) -> str:
         kind = "RNTuple" if self.is_rntuple else "tree"
@@ -851,6 +860,16 @@ def read_columns(
         wanted = _check_names(reader, names)
         start, stop = _check_range(reader, entry_start, entry_stop)
         return _read(reader, wanted, start, stop)
+
+
+def cluster_starts(source: SourceFile) -> list[int] | None:
+    """Entries where a file's baskets start in every branch (ROOT TTrees), else ``None``.
+
+    Reading ranges that begin and end on these boundaries decompresses every basket once;
+    a range that cuts a basket pays for the whole basket each time it is read.
+    """
+    with _reader_for(source) as reader:
+        return reader.cluster_starts()
 
 
 def iterate_columns(

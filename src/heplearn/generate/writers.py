@@ -11,6 +11,9 @@ from heplearn.files import atomic_path
 from heplearn.generate.samples import Column
 
 EXTENSIONS = {"root": "root", "parquet": "parquet"}
+# Entries per TTree basket (and Parquet row group): small enough that a streaming reader
+# can take chunks of a file without decompressing far more than it needs.
+BASKET_ENTRIES = 5_000
 
 
 def _is_jagged(column: Column) -> bool:
@@ -55,7 +58,7 @@ def write_events(
     """
     with atomic_path(path) as temporary:
         if file_format == "parquet":
-            ak.to_parquet(ak.zip(columns, depth_limit=1), temporary)
+            ak.to_parquet(ak.zip(columns, depth_limit=1), temporary, row_group_size=BASKET_ENTRIES)
             return
         branches = _tree_branches(columns)
         with uproot.recreate(temporary) as output:
@@ -66,4 +69,11 @@ def write_events(
                     for name, values in branches.items()
                 },
             )
-            tree.extend(branches)
+            entries = len(next(iter(branches.values())))
+            for start in range(0, entries, BASKET_ENTRIES):
+                tree.extend(
+                    {
+                        name: values[start : start + BASKET_ENTRIES]
+                        for name, values in branches.items()
+                    }
+                )
