@@ -324,7 +324,8 @@ class _Reader:
 
 def _open_root_file(path: Path) -> Any:
     try:
-        return uproot.open(path)
+        # Every range is read once: uproot's array cache would only hold memory.
+        return uproot.open(path, array_cache=None)
     except Exception as error:
         raise InputError(
             f"'{path}' cannot be opened as a ROOT file ({type(error).__name__}: {error}); "
