@@ -6,6 +6,7 @@ capabilities land.
 """
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,12 @@ def run_demo(out: Path, events: int, *, console: Console | None = None) -> Path:
     else:
         console.print(f"generating {events} top and {events} QCD jets into {sample_dir}")
         generate_sample(
-            DEMO_SAMPLE, options, sample_dir, workers=_cores(), overwrite=True, progress=True
+            DEMO_SAMPLE,
+            options,
+            sample_dir,
+            workers=os.cpu_count() or 1,
+            overwrite=True,
+            progress=True,
         )
     metadata = json.loads((sample_dir / METADATA_NAME).read_text())
     files = [f"{sample_dir / entry['name']}:{metadata['tree']}" for entry in metadata["files"]]
@@ -73,9 +79,3 @@ def run_demo(out: Path, events: int, *, console: Console | None = None) -> Path:
     console.print(table)
     console.print(f"events and their description: {sample_dir}")
     return sample_dir
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 1

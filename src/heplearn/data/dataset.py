@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from heplearn.data.preprocessing import Preprocessing
+from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Processed
 from heplearn.data.sources import SourceFile, expand_files, open_source, read_columns
 from heplearn.data.spec import DatasetSpec
@@ -126,7 +126,7 @@ def load_dataset(
         for file_index, (source_index, source) in enumerate(spec_files(spec))
     ]
     events = _handle_nonfinite(spec, Processed.concatenate(parts), processor)
-    n_classes = len(spec.classes) if spec.classes else int(events.label.max(initial=0)) + 1
+    n_classes = class_count(spec, events.label)
     if spec.task == "classification" and len(events):
         out_of_range = (events.label < 0) | (events.label >= n_classes)
         if out_of_range.any():

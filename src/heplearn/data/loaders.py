@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from heplearn.data.dataset import Dataset, spec_files
-from heplearn.data.preprocessing import FitStatistics, Preprocessing
+from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Processed
 from heplearn.data.sources import SourceFile, cluster_starts, read_columns
 from heplearn.data.spec import DatasetSpec
@@ -187,20 +187,20 @@ class StreamingDataset(IterableDataset):
             buffer.append(self.preprocessing.apply(self.spec, events))
             buffered += len(events)
             if buffered >= max(self.shuffle_buffer, self.batch_size):
-                pending = Processed.concatenate(buffer)
-                if self.shuffle_buffer:
-                    pending = pending.take(rng.permutation(len(pending)))
+                pending = self._shuffled(buffer, rng)
                 ready = len(pending) - len(pending) % self.batch_size
-                yield from _batches(pending.take(np.arange(ready)), self.batch_size)
-                buffer, buffered = (
-                    [pending.take(np.arange(ready, len(pending)))],
-                    len(pending) - ready,
-                )
+                yield from _batches(pending.take(slice(0, ready)), self.batch_size)
+                remainder = pending.take(slice(ready, None))
+                buffer, buffered = [remainder], len(remainder)
         if buffered:
-            pending = Processed.concatenate(buffer)
-            if self.shuffle_buffer:
-                pending = pending.take(rng.permutation(len(pending)))
-            yield from _batches(pending, self.batch_size)
+            yield from _batches(self._shuffled(buffer, rng), self.batch_size)
+
+    def _shuffled(self, buffer: list[Processed], rng: np.random.Generator) -> Processed:
+        """The buffered events as one block, shuffled unless the buffer is off."""
+        pending = Processed.concatenate(buffer)
+        if self.shuffle_buffer:
+            pending = pending.take(rng.permutation(len(pending)))
+        return pending
 
 
 def _batches(events: Processed, batch_size: int) -> Iterator[Batch]:
@@ -235,6 +235,4 @@ def fit_streaming_preprocessing(
         events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
         statistics.add(events)
         labels.append(events.label)
-    label = np.concatenate(labels)
-    n_classes = len(spec.classes) if spec.classes else int(label.max(initial=0)) + 1
-    return statistics.preprocessing(n_classes)
+    return statistics.preprocessing(class_count(spec, np.concatenate(labels)))

@@ -154,6 +154,11 @@ class FitStatistics:
         return Preprocessing(scales, reweighting, standardisation)
 
 
+def class_count(spec: DatasetSpec, labels: np.ndarray) -> int:
+    """Number of classes: the spec's class names, else one more than the largest label."""
+    return len(spec.classes) if spec.classes else int(labels.max(initial=0)) + 1
+
+
 def _weight_groups(spec: DatasetSpec, events: Processed) -> np.ndarray:
     """Labels for weight normalisation: the class, or one group for regression."""
     if spec.task == "regression":

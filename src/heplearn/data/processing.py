@@ -34,8 +34,8 @@ class Processed:
     def __len__(self) -> int:
         return len(self.label)
 
-    def take(self, keep: np.ndarray) -> "Processed":
-        """The events selected by a boolean mask or index array."""
+    def take(self, keep: np.ndarray | slice) -> "Processed":
+        """The events selected by a boolean mask, an index array or a slice (views)."""
         return Processed(
             inputs={name: values[keep] for name, values in self.inputs.items()},
             masks={name: values[keep] for name, values in self.masks.items()},

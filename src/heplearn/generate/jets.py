@@ -16,6 +16,7 @@ from heplearn.generate.kinematics import (
     pseudorapidity,
     transverse_momentum,
 )
+from heplearn.generate.samples import float32_column
 from heplearn.generate.substructure import substructure
 
 vector.register_awkward()
@@ -125,11 +126,8 @@ def jet_columns(jets: ak.Array, constituents: ak.Array, radius: float) -> dict[s
         "part_deta": parts.eta - jet_eta,
         "part_dphi": delta_phi(parts.phi, jet_phi),
     }
-    return {name: _single_precision(values) for name, values in columns.items()}
-
-
-def _single_precision(values: np.ndarray | ak.Array) -> np.ndarray | ak.Array:
-    """Store floating-point columns as float32, as public jet datasets do."""
-    if isinstance(values, ak.Array):
-        return ak.values_astype(values, np.float32) if "float64" in str(values.type) else values
-    return values.astype(np.float32) if values.dtype == np.float64 else values
+    integers = {"jet_nparticles", "part_pdgid"}
+    return {
+        name: values if name in integers else float32_column(values)
+        for name, values in columns.items()
+    }

@@ -29,6 +29,7 @@ from heplearn.generate.samples import (
     Process,
     Sample,
     Selection,
+    float32_column,
 )
 
 ELECTRON_ID, MUON_ID, TAU_ID = 11, 13, 15
@@ -217,12 +218,6 @@ def _sort_by_pt(particles: ak.Array) -> ak.Array:
     return particles[ak.argsort(particles.pt, axis=1, ascending=False)]
 
 
-def _float32(values: Any) -> Column:
-    if isinstance(values, ak.Array):
-        return ak.to_packed(ak.values_astype(values, np.float32))
-    return np.asarray(values, dtype=np.float32)
-
-
 def _lepton_arrays(leptons: ak.Array) -> dict[str, np.ndarray]:
     """Numpy arrays of one lepton per event (a record array without a var dimension)."""
     fields = (*_MOMENTUM, "eta", "phi", "pt", "charge", "pdgId", "index")
@@ -348,26 +343,26 @@ class HWWvsDY(Sample):
 
         columns: dict[str, Column] = {}
         for prefix, lepton in (("lep1", lead), ("lep2", sub)):
-            columns[f"{prefix}_pt"] = _float32(lepton["pt"])
-            columns[f"{prefix}_eta"] = _float32(lepton["eta"])
-            columns[f"{prefix}_phi"] = _float32(lepton["phi"])
+            columns[f"{prefix}_pt"] = float32_column(lepton["pt"])
+            columns[f"{prefix}_eta"] = float32_column(lepton["eta"])
+            columns[f"{prefix}_phi"] = float32_column(lepton["phi"])
             columns[f"{prefix}_pdgId"] = lepton["pdgId"].astype(np.int32)
         columns |= {
-            "ptll": _float32(ptll),
-            "mll": _float32(invariant_mass(*(ll[n] for n in _MOMENTUM))),
-            "dphill": _float32(np.abs(delta_phi(lead["phi"], sub["phi"]))),
-            "met": _float32(met),
-            "met_phi": _float32(met_phi),
-            "mth": _float32(transverse_mass(ptll, phill, met, met_phi)),
-            "mtw1": _float32(transverse_mass(lead["pt"], lead["phi"], met, met_phi)),
-            "mtw2": _float32(transverse_mass(sub["pt"], sub["phi"], met, met_phi)),
-            "upara": _float32(recoil_x * along_x + recoil_y * along_y),
-            "uperp": _float32(along_x * recoil_y - along_y * recoil_x),
+            "ptll": float32_column(ptll),
+            "mll": float32_column(invariant_mass(*(ll[n] for n in _MOMENTUM))),
+            "dphill": float32_column(np.abs(delta_phi(lead["phi"], sub["phi"]))),
+            "met": float32_column(met),
+            "met_phi": float32_column(met_phi),
+            "mth": float32_column(transverse_mass(ptll, phill, met, met_phi)),
+            "mtw1": float32_column(transverse_mass(lead["pt"], lead["phi"], met, met_phi)),
+            "mtw2": float32_column(transverse_mass(sub["pt"], sub["phi"], met, met_phi)),
+            "upara": float32_column(recoil_x * along_x + recoil_y * along_y),
+            "uperp": float32_column(along_x * recoil_y - along_y * recoil_x),
             "njet": njet,
-            "ptTOT_cut": _float32(transverse_momentum(total_cut["px"], total_cut["py"])),
-            "mTOT_cut": _float32(invariant_mass(*(total_cut[n] for n in _MOMENTUM))),
-            "ptTOT": _float32(transverse_momentum(total["px"], total["py"])),
-            "mTOT": _float32(invariant_mass(*(total[n] for n in _MOMENTUM))),
+            "ptTOT_cut": float32_column(transverse_momentum(total_cut["px"], total_cut["py"])),
+            "mTOT_cut": float32_column(invariant_mass(*(total_cut[n] for n in _MOMENTUM))),
+            "ptTOT": float32_column(transverse_momentum(total["px"], total["py"])),
+            "mTOT": float32_column(invariant_mass(*(total[n] for n in _MOMENTUM))),
         }
         columns |= _scale_factors(records, lead, sub, rng)
         return columns
@@ -424,11 +419,11 @@ def _scale_factors(
         matched = np.zeros(0, bool)
     met_filter = rng.random(n_events) >= MET_FILTER_FAIL_PROBABILITY
     return {
-        "SFweight2l": _float32(trigger * pileup),
-        LEPTON_SF_BRANCH: _float32(id_sf),
-        LEPTON_CUT_BRANCH: _float32(tight),
-        "GenLepMatch2l": _float32(matched),
-        "METFilter_MC": _float32(met_filter),
+        "SFweight2l": float32_column(trigger * pileup),
+        LEPTON_SF_BRANCH: float32_column(id_sf),
+        LEPTON_CUT_BRANCH: float32_column(tight),
+        "GenLepMatch2l": float32_column(matched),
+        "METFilter_MC": float32_column(met_filter),
     }
 
 
@@ -494,16 +489,16 @@ class Higgs4l(Sample):
         for prefix, pdg in (("electron", ELECTRON_ID), ("muon", MUON_ID)):
             chosen = leptons[np.abs(leptons.pdgId) == pdg]
             columns |= {
-                f"{prefix}_pt": _float32(chosen.pt),
-                f"{prefix}_eta": _float32(chosen.eta),
-                f"{prefix}_phi": _float32(chosen.phi),
-                f"{prefix}_mass": _float32(invariant_mass(*(chosen[n] for n in _MOMENTUM))),
+                f"{prefix}_pt": float32_column(chosen.pt),
+                f"{prefix}_eta": float32_column(chosen.eta),
+                f"{prefix}_phi": float32_column(chosen.phi),
+                f"{prefix}_mass": float32_column(invariant_mass(*(chosen[n] for n in _MOMENTUM))),
                 f"{prefix}_charge": ak.to_packed(ak.values_astype(chosen.charge, np.int32)),
-                f"{prefix}_isolation": _float32(chosen.isolation),
+                f"{prefix}_isolation": float32_column(chosen.isolation),
             }
         columns |= {
-            "met": _float32(transverse_momentum(met_x, met_y)),
-            "met_phi": _float32(azimuth(met_x, met_y)),
-            "m4l": _float32(invariant_mass(*(four[n] for n in _MOMENTUM))),
+            "met": float32_column(transverse_momentum(met_x, met_y)),
+            "met_phi": float32_column(azimuth(met_x, met_y)),
+            "m4l": float32_column(invariant_mass(*(four[n] for n in _MOMENTUM))),
         }
         return Selection(accepted=accepted, columns=columns)

@@ -34,6 +34,13 @@ def concatenate_columns(parts: list[dict[str, Column]]) -> dict[str, Column]:
     }
 
 
+def float32_column(values: Column) -> Column:
+    """Store a floating-point column as float32 (awkward arrays packed), as datasets do."""
+    if isinstance(values, ak.Array):
+        return ak.to_packed(ak.values_astype(values, np.float32))
+    return np.asarray(values, dtype=np.float32)
+
+
 class GenerateOptions(BaseModel):
     """Everything that determines a generated sample, given its name.
 
