@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv browser demo test bench lint clean
 
 venv: $(STAMP)
 
@@ -16,7 +16,17 @@ $(STAMP): pyproject.toml constraints.txt
 demo: venv
 	$(BIN)/heplearn demo
 
-test: venv
+# The report test renders report.html in Debian's headless Chromium. Where apt-get exists
+# (CI, Debian/Ubuntu) it is installed and the test is required; elsewhere it is skipped.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || ! command -v apt-get >/dev/null || { \
+	  echo "installing Debian's chromium for the report test"; \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: venv browser
+	@if command -v chromium >/dev/null; then export HEPLEARN_REQUIRE_BROWSER=1; fi; \
 	$(BIN)/python -m pytest
 
 bench: venv

@@ -1,10 +1,18 @@
-"""Helpers shared by tests: reading generated samples back."""
+"""Helpers shared by tests: reading generated samples back, running the CLI, run configs."""
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import lightning as L
+import numpy as np
+import pytest
+import torch
 import uproot
 
 
@@ -22,3 +30,94 @@ def read_events(sample_dir: Path, group: str | None = None) -> ak.Array:
         if group is None or entry["group"] == group
     ]
     return uproot.concatenate(paths, library="ak")
+
+
+def run_heplearn(*arguments: str, **options: Any) -> subprocess.CompletedProcess:
+    """Run ``python -m heplearn`` in a fresh process, as a user's shell would."""
+    command = [sys.executable, "-m", "heplearn", *arguments]
+    return subprocess.run(command, capture_output=True, text=True, check=False, **options)
+
+
+def top_vs_qcd_data(sample_dir: Path) -> dict[str, Any]:
+    """A dataset spec for a generated top-vs-qcd sample: jet features, particles and images."""
+    return {
+        "sources": [{"files": [str(sample_dir / "*.root")]}],
+        "label": "is_signal",
+        "classes": ["qcd", "top"],
+        "inputs": {
+            "jet": {
+                "kind": "tabular",
+                "columns": ["jet_mass", "jet_sdmass", "jet_tau21", "jet_tau32", "jet_d2"],
+            },
+            "mass": {"kind": "tabular", "columns": ["jet_mass"]},
+            "particles": {
+                "kind": "particles",
+                "columns": ["part_deta", "part_dphi", "log(part_pt)", "part_charge"],
+                "length": 30,
+                "sort_by": "part_pt",
+            },
+            "image": {"kind": "image", "bins": 16, "extent": 0.8},
+        },
+    }
+
+
+def run_config(sample_dir: Path, model: dict[str, Any], **training: Any) -> dict[str, Any]:
+    """A small, quick run config on a generated top-vs-qcd sample."""
+    settings = {"epochs": 2, "batch_size": 64, "progress_bar": False, **training}
+    return {"seed": 3, "data": top_vs_qcd_data(sample_dir), "model": model, "training": settings}
+
+
+class RecordSteps(L.Callback):
+    """Saves, per rank, the parameters after every training step and the events it saw.
+
+    Defined here (not in a test module) so that processes started by ``ddp_spawn`` can
+    import it.
+    """
+
+    def __init__(self, folder: Path, input_name: str) -> None:
+        self.folder = folder
+        self.input_name = input_name
+        self.parameters: list[np.ndarray] = []
+        self.events: list[np.ndarray] = []
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        self.events.append(batch[self.input_name].numpy().copy())
+        flat = torch.cat([p.detach().flatten() for p in module.parameters()])
+        self.parameters.append(flat.numpy().copy())
+
+    def on_train_end(self, trainer, module) -> None:
+        np.savez(
+            self.folder / f"rank{trainer.global_rank}.npz",
+            parameters=np.stack(self.parameters),
+            events=np.concatenate(self.events),
+        )
+
+
+def chromium_or_skip() -> str:
+    """Debian's chromium, or a skip (a failure when HEPLEARN_REQUIRE_BROWSER is set)."""
+    browser = shutil.which("chromium")
+    if browser is None:
+        if os.environ.get("HEPLEARN_REQUIRE_BROWSER"):
+            pytest.fail("HEPLEARN_REQUIRE_BROWSER is set but chromium is not on PATH")
+        pytest.skip("chromium is not installed (set HEPLEARN_REQUIRE_BROWSER to make this fail)")
+    return browser
+
+
+def run_chromium(browser: str, profile: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run headless chromium with a fresh profile and no network chatter."""
+    command = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=5000",
+        *arguments,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)

@@ -1,11 +1,9 @@
 """The command line: help everywhere, one-line errors with exit code 2, nothing written."""
 
-import subprocess
-import sys
-
 import pytest
 from typer.testing import CliRunner
 
+from helpers import run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE, app
 
 runner = CliRunner()
@@ -99,21 +97,15 @@ def test_bad_detector_config_names_the_key(tmp_path):
     assert not out.exists()
 
 
-def _run_heplearn(*arguments: str) -> subprocess.CompletedProcess:
-    """Run ``python -m heplearn`` in a fresh process, as a user's shell would."""
-    command = [sys.executable, "-m", "heplearn", *arguments]
-    return subprocess.run(command, capture_output=True, text=True, check=False)
-
-
 def test_debug_shows_the_traceback(tmp_path):
-    result = _run_heplearn("--debug", "generate", "nope", "-n", "1", "-o", str(tmp_path / "out"))
+    result = run_heplearn("--debug", "generate", "nope", "-n", "1", "-o", str(tmp_path / "out"))
     assert result.returncode != 0
     assert "Traceback" in result.stderr
     assert "ConfigError" in result.stderr
 
 
 def test_the_installed_command_exits_with_2(tmp_path):
-    result = _run_heplearn("generate", "nope", "-n", "1", "-o", str(tmp_path / "out"))
+    result = run_heplearn("generate", "nope", "-n", "1", "-o", str(tmp_path / "out"))
     assert result.returncode == USER_ERROR_EXIT_CODE
     assert result.stderr.strip() == (
         "error: unknown sample 'nope'; choose one of: top-vs-qcd, jets5, hww-vs-dy, higgs-4l"

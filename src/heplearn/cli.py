@@ -195,11 +195,12 @@ def generate(
 def demo(
     out: Annotated[Path, typer.Option(help="Where the demo puts its sample.")] = Path("data/demo"),
     events: Annotated[int, typer.Option(help="Jets per class.")] = 2000,
+    runs: Annotated[Path, typer.Option(help="Where the demo puts its runs.")] = Path("runs/demo"),
 ) -> None:
-    """Run the main job on the built-in default: generate top vs QCD jets and summarise them."""
+    """Generate top vs QCD jets, train a BDT, a CNN and ParticleNet-Lite, evaluate, compare."""
     from heplearn.demo import run_demo
 
-    run_demo(out, events)
+    run_demo(out, events, runs)
 
 
 @app.command()
@@ -234,3 +235,135 @@ def shuffle(
         f"shuffled {report.entries} entries of {len(report.input_files)} file(s) into "
         f"{len(report.output_files)} file(s) in {out} ({report.buckets} buckets)"
     )
+
+
+@app.command()
+@reports_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="Run config YAML (seed, data, model, training).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The run directory to write.")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Override a config key, e.g. training.epochs=3 (repeatable)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue a killed run in --out from its last checkpoint.")
+    ] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace a run already in --out.")] = False,
+    devices: Annotated[
+        str | None, typer.Option(help="Devices (processes) to train on: a number or auto.")
+    ] = None,
+    strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn.")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="auto, cpu, gpu, cuda or mps.")] = None,
+) -> None:
+    """Train the model of CONFIG on its data and write everything to a run directory."""
+    from heplearn.training.config import load_run_config
+    from heplearn.training.fit import train as train_run
+
+    overrides = list(set_ or [])
+    for key, value in (("devices", devices), ("strategy", strategy), ("accelerator", accelerator)):
+        if value is not None:
+            overrides.append(f"training.{key}={value}")
+    run = train_run(load_run_config(config, overrides), out, resume=resume, overwrite=overwrite)
+    info = run.info()
+    best = info.get("best_val_loss")
+    summary = f", best validation loss {best:.4g}" if best is not None else ""
+    typer.echo(f"trained {info['model']} into {run.path}{summary}")
+
+
+@app.command()
+@reports_errors
+def predict(
+    run: Annotated[Path, typer.Argument(help="A run directory (the --out of heplearn train).")],
+    files: Annotated[list[str], typer.Argument(help="Input files or globs to score.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the score files.")],
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", help="Branch to copy beside the scores (repeatable)."),
+    ] = None,
+    tree: Annotated[str | None, typer.Option(help="Tree of the input files.")] = None,
+    chunk_entries: Annotated[
+        int, typer.Option(help="Entries read and scored at a time.")
+    ] = 100_000,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing score files.")] = False,
+) -> None:
+    """Score new files with a trained run: one friend tree of scores per input file."""
+    from heplearn.data.sources import expand_files
+    from heplearn.deploy.predict import predict_files
+    from heplearn.run_directory import RunDirectory
+
+    written = predict_files(
+        RunDirectory(run),
+        expand_files(files),
+        out,
+        keep=keep or [],
+        tree=tree,
+        chunk_entries=chunk_entries,
+        overwrite=overwrite,
+    )
+    for item in written:
+        typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree Scores)")
+
+
+@app.command()
+@reports_errors
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A run directory (the --out of heplearn train).")],
+    data: Annotated[
+        Path | None, typer.Option(help="Evaluate on another dataset spec (YAML).")
+    ] = None,
+    observer: Annotated[
+        list[str] | None,
+        typer.Option(help="Variable for efficiency-vs and sculpting plots (repeatable)."),
+    ] = None,
+    working_point: Annotated[
+        float | None, typer.Option(help="Signal efficiency of the working-point cut.")
+    ] = None,
+    style: Annotated[str | None, typer.Option(help="Plot style: CMS, ATLAS or LHCb.")] = None,
+) -> None:
+    """Metrics, plots and an HTML report of a run, all with event weights."""
+    from heplearn.data.spec import load_dataset_spec
+    from heplearn.evaluation.runs import evaluate_run
+    from heplearn.run_directory import RunDirectory
+    from heplearn.training.config import EvaluationConfig
+
+    directory = RunDirectory(run)
+    settings = directory.config().evaluation.model_dump()
+    changes = {"observers": observer, "working_point": working_point, "style": style}
+    settings.update({key: value for key, value in changes.items() if value is not None})
+    try:
+        evaluation_settings = EvaluationConfig.model_validate(settings)
+    except ValidationError as error:
+        raise config_error(error) from None
+    result = evaluate_run(directory, load_dataset_spec(data) if data else None, evaluation_settings)
+    metrics = result.evaluation.metrics
+    headline = ""
+    if "auc" in metrics:
+        rejection = metrics["rejection"].get("0.5")
+        headline = f": AUC {metrics['auc']:.4f}, 1/eps_B at eps_S=0.5 {rejection:.1f}"
+    typer.echo(f"evaluated {run}{headline}")
+    typer.echo(f"metrics: {result.metrics_path}")
+    typer.echo(f"report:  {result.report_path}")
+
+
+@app.command()
+@reports_errors
+def compare(
+    runs: Annotated[
+        list[Path], typer.Argument(help="Run directories; the first is the reference.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the comparison.")],
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(help="A variable used directly as discriminant, e.g. jet_mass (repeatable)."),
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap replicas for uncertainties.")] = 100,
+) -> None:
+    """Overlaid rejection curves with a ratio panel, and a table of AUC and 1/eps_B."""
+    from heplearn.evaluation.runs import compare_run_directories
+    from heplearn.run_directory import RunDirectory
+
+    comparison = compare_run_directories(
+        [RunDirectory(path) for path in runs], out, baselines=baseline or [], bootstrap=bootstrap
+    )
+    typer.echo(f"comparison: {comparison.html} (table {comparison.markdown})")

@@ -1,24 +1,40 @@
-"""``make demo``: the main job on the built-in default sample.
+"""``make demo``: the main job on the built-in default sample, end to end.
 
-Today the demo generates (or reuses) a small ``top-vs-qcd`` sample and shows what
-separates top jets from QCD jets; training, evaluation and the report join it as those
-capabilities land.
+Generate (or reuse) a small ``top-vs-qcd`` sample, train a substructure BDT, a CNN on jet
+images and ParticleNet-Lite with the configs of ``configs/top-vs-qcd/``, evaluate each,
+compare them with a cut on the jet mass, and say where the reports are.
 """
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import uproot
 from rich.console import Console
 from rich.table import Table
 
+from heplearn.errors import InputError
 from heplearn.generate.run import METADATA_NAME, generate_sample
 from heplearn.generate.samples import GenerateOptions
 
 DEMO_SAMPLE = "top-vs-qcd"
-SUMMARY_BRANCHES = ("jet_pt", "jet_mass", "jet_sdmass", "jet_tau32", "jet_d2", "jet_nparticles")
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / DEMO_SAMPLE
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """One model of the demo: its config in ``configs/top-vs-qcd/`` and the demo's epochs."""
+
+    name: str
+    epochs: int | None
+
+
+DEMO_MODELS = (
+    DemoModel("bdt", None),
+    DemoModel("cnn", 8),
+    DemoModel("particlenet-lite", 6),
+)
+BASELINE = "jet_mass"
 
 
 def _existing_sample_matches(sample_dir: Path, options: GenerateOptions) -> bool:
@@ -36,46 +52,82 @@ def _existing_sample_matches(sample_dir: Path, options: GenerateOptions) -> bool
     )
 
 
-def run_demo(out: Path, events: int, *, console: Console | None = None) -> Path:
-    """Generate (or reuse) the demo sample and print a per-class summary.
-
-    Parameters
-    ----------
-    out : Path
-        Parent directory; the sample goes to ``out/top-vs-qcd``.
-    events : int
-        Jets per class.
-
-    Returns
-    -------
-    Path
-        The sample directory.
-    """
-    console = console or Console()
+def demo_sample(out: Path, events: int, console: Console) -> Path:
+    """Generate the demo sample into ``out/top-vs-qcd``, or reuse it when it is there."""
     sample_dir = Path(out) / DEMO_SAMPLE
     options = GenerateOptions(events=events)
     if _existing_sample_matches(sample_dir, options):
         console.print(f"reusing the sample in {sample_dir}")
-    else:
-        console.print(f"generating {events} top and {events} QCD jets into {sample_dir}")
-        generate_sample(
-            DEMO_SAMPLE,
-            options,
-            sample_dir,
-            workers=os.cpu_count() or 1,
-            overwrite=True,
-            progress=True,
-        )
-    metadata = json.loads((sample_dir / METADATA_NAME).read_text())
-    files = [f"{sample_dir / entry['name']}:{metadata['tree']}" for entry in metadata["files"]]
-    arrays = uproot.concatenate(files, [*SUMMARY_BRANCHES, "is_signal"], library="np")
-    table = Table(title=f"{DEMO_SAMPLE}: medians per class (leading jet)")
-    table.add_column("branch")
-    for name in metadata["classes"]:
-        table.add_column(name, justify="right")
-    for branch in SUMMARY_BRANCHES:
-        medians = [np.median(arrays[branch][arrays["is_signal"] == label]) for label in (0, 1)]
-        table.add_row(branch, *(f"{value:.3g}" for value in medians))
-    console.print(table)
-    console.print(f"events and their description: {sample_dir}")
+        return sample_dir
+    console.print(f"generating {events} top and {events} QCD jets into {sample_dir}")
+    generate_sample(
+        DEMO_SAMPLE, options, sample_dir, workers=os.cpu_count() or 1, overwrite=True, progress=True
+    )
     return sample_dir
+
+
+def run_demo(
+    out: Path,
+    events: int,
+    runs: Path,
+    *,
+    models: tuple[DemoModel, ...] = DEMO_MODELS,
+    console: Console | None = None,
+) -> Path:
+    """Generate, train, evaluate and compare; return the comparison directory.
+
+    Parameters
+    ----------
+    out : Path
+        Parent directory of the sample (``out/top-vs-qcd``).
+    events : int
+        Jets per class.
+    runs : Path
+        Parent directory of the runs (``runs/<model>``) and of ``runs/compare``.
+    models : tuple of DemoModel
+        The models to train.
+    """
+    from heplearn.evaluation.runs import compare_run_directories, evaluate_run
+    from heplearn.training.config import load_run_config
+    from heplearn.training.fit import train
+
+    console = console or Console()
+    if not CONFIGS.is_dir():
+        raise InputError(
+            f"the demo reads its configs from {CONFIGS}: run it from a source checkout "
+            "of heplearn (make demo)"
+        )
+    sample_dir = demo_sample(out, events, console)
+    files = f"data.sources=[{{files: ['{sample_dir}/*.root'], tree: Events}}]"
+    directories = []
+    for model in models:
+        overrides = [files] + ([f"training.epochs={model.epochs}"] if model.epochs else [])
+        config = load_run_config(CONFIGS / f"{model.name}.yaml", overrides)
+        console.rule(f"{model.name}: training ({CONFIGS.name}/{model.name}.yaml)")
+        run = train(config, Path(runs) / model.name, overwrite=True)
+        result = evaluate_run(run)
+        metrics = result.evaluation.metrics
+        console.print(
+            f"{model.name}: AUC {metrics['auc']:.4f}, 1/ε_B at ε_S = 0.5: "
+            f"{metrics['rejection']['0.5']:.1f}; report {result.report_path}"
+        )
+        directories.append(run)
+    console.rule("comparison")
+    comparison = compare_run_directories(
+        directories, Path(runs) / "compare", baselines=[BASELINE], bootstrap=100
+    )
+    table = Table(title=f"{DEMO_SAMPLE}, test split ({events} jets per class generated)")
+    for column in ("model", "AUC", "1/ε_B at ε_S=0.3", "1/ε_B at ε_S=0.5"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    for row in comparison.rows:
+        table.add_row(
+            str(row["run"]),
+            f"{row['auc']:.4f}",
+            f"{row['rejection_0.3']:.1f}",
+            f"{row['rejection_0.5']:.1f}",
+        )
+    console.print(table)
+    for run in directories:
+        console.print(f"report of {run.path.name}: {run.path / 'report.html'}")
+    console.print(f"comparison: {comparison.html} (plot {comparison.plot.png})")
+    return Path(runs) / "compare"

@@ -31,3 +31,9 @@ def atomic_path(final_path: Path) -> Iterator[Path]:
         os.replace(temporary, final_path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)

@@ -43,7 +43,7 @@ class ArrayDataset(torch.utils.data.Dataset):
         return {name: tensor[selection] for name, tensor in self.tensors.items()}
 
 
-def _whole_batch(batch: Any) -> Any:
+def whole_batch(batch: Any) -> Any:
     """The dataset already returns whole batches (``__getitems__``): nothing to collate."""
     return batch
 
@@ -65,7 +65,7 @@ def in_memory_loader(
         shuffle=shuffle,
         generator=generator,
         drop_last=drop_last,
-        collate_fn=_whole_batch,
+        collate_fn=whole_batch,
     )
 
 

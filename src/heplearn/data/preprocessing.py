@@ -47,17 +47,7 @@ class Preprocessing:
             assert events.reweight_variable is not None
             weight = apply_reweighting(events.reweight_variable, labels, weight, self.reweighting)
         weight = apply_class_scales(labels, weight, self.class_scales)
-        inputs = {}
-        for name, values in events.inputs.items():
-            if name not in self.standardisation:
-                inputs[name] = values
-                continue
-            scaled = values - np.asarray(self.standardisation[name]["mean"], np.float32)
-            scaled /= np.asarray(self.standardisation[name]["std"], np.float32)
-            mask = events.masks.get(name)
-            if mask is not None:  # padding keeps its pad value
-                scaled[~mask] = _pad_value(spec, name)
-            inputs[name] = scaled.astype(np.float32, copy=False)
+        inputs = self.standardise(spec, events.inputs, events.masks)
         return Processed(
             inputs=inputs,
             masks=events.masks,
@@ -67,6 +57,23 @@ class Preprocessing:
             reweight_variable=events.reweight_variable,
             source_index=events.source_index,
         )
+
+    def standardise(
+        self, spec: DatasetSpec, inputs: dict[str, np.ndarray], masks: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """Standardised copies of the inputs (float32); padded entries keep the pad value."""
+        standardised = {}
+        for name, values in inputs.items():
+            if name not in self.standardisation:
+                standardised[name] = values
+                continue
+            scaled = values - np.asarray(self.standardisation[name]["mean"], np.float32)
+            scaled /= np.asarray(self.standardisation[name]["std"], np.float32)
+            mask = masks.get(name)
+            if mask is not None:
+                scaled[~mask] = _pad_value(spec, name)
+            standardised[name] = scaled.astype(np.float32, copy=False)
+        return standardised
 
     def save(self, path: Path) -> None:
         """Write as JSON."""

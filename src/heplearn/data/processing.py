@@ -124,8 +124,7 @@ class ChunkProcessor:
             *self._variables.values(),
             *(e for e in self._source_selections if e is not None),
             *self._weights,
-            *(e for group in self._inputs.values() for e in group),
-            *(e for group in self._extras.values() for e in group.values()),
+            *self._input_expressions(),
         ]
         found += [e for e in (self._selection, self._label, self._target, self._reweight) if e]
         return found
@@ -184,6 +183,65 @@ class ChunkProcessor:
         columns = {name: values[keep] for name, values in columns.items()}
         count = int(keep.sum())
 
+        inputs, masks = self._model_inputs(columns)
+        weight = np.ones(count)
+        for expression in self._weights:
+            weight = weight * _scalar(expression.evaluate(columns), f"weight {expression.text!r}")
+        event_numbers = (
+            _scalar(columns[self.spec.split.event_column], "event_column")
+            if self.spec.split.event_column
+            else None
+        )
+        return Processed(
+            inputs=inputs,
+            masks=masks,
+            label=self._label_of(self.spec.sources[source_index], columns, count),
+            weight=weight.astype(np.float64),
+            split=assign_splits(self.spec.split, self.seed, file_index, entries, event_numbers),
+            reweight_variable=None
+            if self._reweight is None
+            else _scalar(self._reweight.evaluate(columns), "reweight variable").astype(float),
+            source_index=np.full(count, source_index, dtype=np.int32),
+        )
+
+    def model_inputs(self, columns: Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Inputs and masks of every entry, with no selection, label or weight (prediction).
+
+        Only the derived variables the inputs use are computed, so new files need only
+        the branches of :attr:`input_branches`.
+        """
+        columns = dict(columns)
+        for name in self._input_variables():
+            columns[name] = self._variables[name].evaluate(columns)
+        return self._model_inputs(columns)
+
+    @property
+    def input_branches(self) -> set[str]:
+        """Branches the inputs need (through derived variables too): what prediction reads."""
+        names = {name for expression in self._input_expressions() for name in expression.names}
+        for variable in self._input_variables():
+            names |= self._variables[variable].names
+        return names - set(self._variables)
+
+    def _input_expressions(self) -> list[Expression]:
+        return [
+            *(e for group in self._inputs.values() for e in group),
+            *(e for group in self._extras.values() for e in group.values()),
+        ]
+
+    def _input_variables(self) -> list[str]:
+        """Derived variables the inputs depend on, directly or through other variables."""
+        needed: set[str] = set()
+        pending = {n for e in self._input_expressions() for n in e.names if n in self._variables}
+        while pending:
+            name = pending.pop()
+            needed.add(name)
+            pending |= {n for n in self._variables[name].names if n in self._variables} - needed
+        return [name for name in self._variables if name in needed]  # definition order
+
+    def _model_inputs(
+        self, columns: Columns
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         inputs: dict[str, np.ndarray] = {}
         masks: dict[str, np.ndarray] = {}
         for name, definition in self.spec.inputs.items():
@@ -206,25 +264,7 @@ class ChunkProcessor:
             else:
                 inputs[name] = self._images(name, definition, columns)
 
-        weight = np.ones(count)
-        for expression in self._weights:
-            weight = weight * _scalar(expression.evaluate(columns), f"weight {expression.text!r}")
-        event_numbers = (
-            _scalar(columns[self.spec.split.event_column], "event_column")
-            if self.spec.split.event_column
-            else None
-        )
-        return Processed(
-            inputs=inputs,
-            masks=masks,
-            label=self._label_of(self.spec.sources[source_index], columns, count),
-            weight=weight.astype(np.float64),
-            split=assign_splits(self.spec.split, self.seed, file_index, entries, event_numbers),
-            reweight_variable=None
-            if self._reweight is None
-            else _scalar(self._reweight.evaluate(columns), "reweight variable").astype(float),
-            source_index=np.full(count, source_index, dtype=np.int32),
-        )
+        return inputs, masks
 
     @staticmethod
     def _jagged(expression: Expression, columns: Columns, input_name: str) -> ak.Array:

@@ -20,7 +20,7 @@ def _is_jagged(column: Column) -> bool:
     return isinstance(column, ak.Array) and column.ndim > 1
 
 
-def _tree_branches(columns: dict[str, Column]) -> dict[str, Column]:
+def tree_branches(columns: dict[str, Column]) -> dict[str, Column]:
     """Group jagged columns sharing a prefix (``part_px``, ``part_eta``) into one record.
 
     uproot then writes them as branches ``part_px``, ``part_eta`` with a single counter
@@ -37,6 +37,14 @@ def _tree_branches(columns: dict[str, Column]) -> dict[str, Column]:
     for prefix, fields in collections.items():
         branches[prefix] = ak.zip(fields)
     return branches
+
+
+def branch_types(branches: dict[str, Column]) -> dict[str, object]:
+    """The types ``uproot``'s ``mktree`` needs for these branches."""
+    return {
+        name: values.type if isinstance(values, ak.Array) else values.dtype
+        for name, values in branches.items()
+    }
 
 
 def write_events(
@@ -60,15 +68,9 @@ def write_events(
         if file_format == "parquet":
             ak.to_parquet(ak.zip(columns, depth_limit=1), temporary, row_group_size=BASKET_ENTRIES)
             return
-        branches = _tree_branches(columns)
+        branches = tree_branches(columns)
         with uproot.recreate(temporary) as output:
-            tree = output.mktree(
-                tree_name,
-                {
-                    name: values.type if isinstance(values, ak.Array) else values.dtype
-                    for name, values in branches.items()
-                },
-            )
+            tree = output.mktree(tree_name, branch_types(branches))
             entries = len(next(iter(branches.values())))
             for start in range(0, entries, BASKET_ENTRIES):
                 tree.extend(

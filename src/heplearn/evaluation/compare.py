@@ -1,0 +1,166 @@
+"""Compare taggers: overlaid rejection curves with a ratio panel, and a table per run.
+
+The standard plot of a tagging paper: background rejection ``1/ε_B`` against signal
+efficiency ε_S for several runs (log y), and below it each rejection divided by that of
+the first run. The table gives AUC and ``1/ε_B`` at ε_S = 0.3, 0.5, 0.8 per run, as
+Markdown, CSV and a self-contained HTML report.
+"""
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from heplearn.errors import ConfigError
+from heplearn.evaluation.metrics import (
+    SIGNAL_EFFICIENCIES,
+    RocCurve,
+    roc_curve,
+    roc_summary,
+    roc_summary_uncertainty,
+)
+from heplearn.evaluation.plots import SavedPlot, rejection_figure, save_figure
+from heplearn.evaluation.predictions import Predictions, check_predictions
+from heplearn.evaluation.report import UNCERTAINTY_SUFFIX, table_cells, write_report
+from heplearn.files import atomic_path
+
+_SUMMARY_COLUMNS = ["auc", *(f"rejection_{e:g}" for e in SIGNAL_EFFICIENCIES)]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_runs` wrote.
+
+    Attributes
+    ----------
+    rows : list of dict
+        Per run: ``run``, ``auc``, ``rejection_0.3``, ``rejection_0.5``, ``rejection_0.8``
+        and, with bootstrap resampling, the same names with ``_uncertainty`` appended.
+    plot : SavedPlot
+        The rejection curves with the ratio panel.
+    markdown : Path
+        The table as Markdown.
+    csv : Path
+        The table as CSV (full precision, ``inf`` for infinite rejections).
+    html : Path
+        The self-contained HTML report.
+    """
+
+    rows: list[dict[str, Any]]
+    plot: SavedPlot
+    markdown: Path
+    csv: Path
+    html: Path
+
+
+def _summary_row(
+    label: str, run: Predictions | RocCurve, resamples: int, seed: int
+) -> tuple[dict[str, Any], RocCurve]:
+    """The table row and ROC curve of one run; uncertainties only for predictions."""
+    if isinstance(run, RocCurve):
+        roc = run
+    else:
+        check_predictions(run, "binary", ("background", "signal"), f"run {label!r}")
+        roc = roc_curve(run.scores, run.labels == 1, run.weights)
+    row: dict[str, Any] = {"run": label}
+    row |= dict(zip(_SUMMARY_COLUMNS, roc_summary(roc, SIGNAL_EFFICIENCIES).tolist(), strict=True))
+    if resamples:
+        uncertainty = (
+            np.full(len(_SUMMARY_COLUMNS), np.nan)
+            if isinstance(run, RocCurve)
+            else roc_summary_uncertainty(
+                run.scores, run.labels == 1, run.weights, resamples=resamples, seed=seed
+            )
+        )
+        row |= {
+            f"{column}{UNCERTAINTY_SUFFIX}": float(value)
+            for column, value in zip(_SUMMARY_COLUMNS, uncertainty, strict=True)
+        }
+    return row, roc
+
+
+def _write_markdown(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    header, cells = table_cells(rows)
+    lines = [
+        f"| {' | '.join(header)} |",
+        f"|{'|'.join(['---'] + ['---:'] * (len(header) - 1))}|",
+        *(f"| {' | '.join(row)} |" for row in cells),
+    ]
+    with atomic_path(path) as temporary:
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    with atomic_path(path) as temporary, temporary.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def compare_runs(
+    runs: Sequence[tuple[str, Predictions | RocCurve]],
+    out_dir: Path,
+    *,
+    title: str = "Comparison of runs",
+    bootstrap_resamples: int = 0,
+    seed: int = 0,
+    style: str = "CMS",
+) -> Comparison:
+    """Overlay the rejection curves of several binary classifiers and tabulate them.
+
+    Parameters
+    ----------
+    runs : sequence of (str, Predictions or RocCurve)
+        Label and test predictions (binary: label 1 is signal) or ROC curve of each run;
+        the first is the reference of the ratio panel.
+    out_dir : Path
+        Receives ``rejection_comparison.png/.pdf``, ``comparison.md``, ``comparison.csv``
+        and ``comparison.html``; created if missing.
+    title : str
+        Heading of the HTML report.
+    bootstrap_resamples : int
+        Poisson bootstrap replicas for uncertainties (0: none). Runs given as ROC curves
+        have no events to resample; their uncertainties are NaN.
+    seed : int
+        Seed of the bootstrap.
+    style : {"CMS", "ATLAS", "LHCb"}
+        mplhep style of the plot.
+
+    Returns
+    -------
+    Comparison
+        The table rows and the written paths.
+
+    Raises
+    ------
+    ConfigError
+        If there are no runs or two share a label.
+    InputError
+        If predictions are not binary or lack a class.
+    """
+    labels = [label for label, _ in runs]
+    if not runs:
+        raise ConfigError("compare_runs needs at least one run")
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"run labels must differ, got {labels}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summaries = [_summary_row(label, run, bootstrap_resamples, seed) for label, run in runs]
+    rows = [row for row, _ in summaries]
+    curves = [(label, roc) for label, (_, roc) in zip(labels, summaries, strict=True)]
+    plot = save_figure(
+        rejection_figure(curves, ratio_to_first=len(curves) > 1, style=style),
+        out_dir / "rejection_comparison",
+        f"Background rejection 1/ε_B against signal efficiency ε_S; the lower panel divides "
+        f"each run's rejection by that of {labels[0]}.",
+    )
+    paths = {suffix: out_dir / f"comparison.{suffix}" for suffix in ("md", "csv", "html")}
+    _write_markdown(rows, paths["md"])
+    _write_csv(rows, paths["csv"])
+    write_report(
+        paths["html"], title=title, extra_tables={"Runs": rows}, figures=[plot], style=style
+    )
+    return Comparison(rows, plot, paths["md"], paths["csv"], paths["html"])

@@ -1,0 +1,291 @@
+"""The HTML report: one self-contained file with the metrics, the data, and every figure.
+
+Images are embedded as base64 PNG, the style sheet is inline, and nothing is fetched from
+anywhere, so the file can be mailed or archived on its own. A few lines of inline script
+record, once the page has loaded, how many images decoded (``data-images-loaded`` on
+``<body>``), so a headless-browser test can check that the figures really render.
+"""
+
+import base64
+import html
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from heplearn.errors import InputError
+from heplearn.evaluation.plots import SavedPlot, png_bytes, training_curves_figure
+from heplearn.files import atomic_path
+
+UNCERTAINTY_SUFFIX = "_uncertainty"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_LONGEST_LIST = 10
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
+       margin: 2rem auto; max-width: 1400px; padding: 0 1rem; color: #1d1d1f; }
+h1 { font-size: 1.8rem; margin-bottom: 0.2rem; }
+h2 { font-size: 1.3rem; border-bottom: 2px solid #d0d7de; padding-bottom: 0.2rem;
+     margin-top: 2rem; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
+th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.6rem; }
+th { background: #f3f4f6; text-align: left; }
+td.number { text-align: right; font-variant-numeric: tabular-nums; }
+.figures { display: grid; gap: 1.5rem;
+           grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); }
+figure { margin: 0; }
+figure img { width: 100%; height: auto; border: 1px solid #e5e7eb; }
+figcaption { font-size: 0.85rem; color: #4b5563; margin-top: 0.3rem; }
+pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
+"""
+
+_SCRIPT = """
+window.addEventListener("load", function () {
+  var loaded = Array.prototype.filter.call(document.images, function (image) {
+    return image.complete && image.naturalWidth > 0;
+  });
+  document.body.dataset.imagesLoaded = String(loaded.length);
+});
+"""
+
+
+def format_number(value: Any, uncertainty: Any = None) -> str:
+    """Format a metric for people: ``0.9213 ± 0.0021``, ``1,234``, ``∞``, ``—``.
+
+    Parameters
+    ----------
+    value : Any
+        A number, ``None`` or NaN (shown as ``—``), ``inf`` (``∞``), or anything else
+        (shown with :class:`str`).
+    uncertainty : Any, optional
+        A positive uncertainty sets the decimals (two significant digits of it); ``inf``
+        shows as ``± ∞``; ``None``, NaN or zero are left out.
+
+    Returns
+    -------
+    str
+        The text, not HTML-escaped.
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    number = float(value)
+    if math.isnan(number):
+        return "—"
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
+    spread = float(uncertainty) if isinstance(uncertainty, numbers.Real) else math.nan
+    if spread > 0 and math.isfinite(spread):
+        decimals = max(0, 1 - math.floor(math.log10(spread)))
+        return f"{number:.{decimals}f} ± {spread:.{decimals}f}"
+    text = f"{number:,.0f}" if 1e4 <= abs(number) < 1e15 else f"{number:.4g}"
+    return f"{text} ± ∞" if spread == math.inf else text
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | numbers.Number)
+
+
+def _format_value(value: Any, uncertainty: Any) -> str | None:
+    """A cell's text; ``None`` for values too long for a table (arrays belong in plots)."""
+    if _is_scalar(value):
+        return format_number(value, uncertainty)
+    if isinstance(value, Sequence) and len(value) <= _LONGEST_LIST and all(map(_is_scalar, value)):
+        return ", ".join(format_number(item) for item in value)
+    return None
+
+
+def metric_rows(
+    metrics: Mapping[str, Any], uncertainties: Mapping[str, Any] | None = None, prefix: str = ""
+) -> list[tuple[str, str]]:
+    """Flatten nested metrics into ``(name, text)`` rows, values paired with uncertainties.
+
+    Nested keys are joined with ``" / "`` (``rejection / 0.5``). A key ``X_uncertainty``
+    beside ``X`` is shown as ``X ± uncertainty`` (also for nested dictionaries of the same
+    shape) and not as a row of its own. Lists longer than ten entries and lists of lists
+    (per-bin arrays, confusion matrices) are left out: the figures show them.
+
+    Parameters
+    ----------
+    metrics : mapping
+        The metrics, as from :func:`heplearn.evaluation.evaluate.evaluate_predictions`.
+    uncertainties : mapping, optional
+        Uncertainties of the same shape as ``metrics`` (used in the recursion).
+    prefix : str
+        Prepended to every name (used in the recursion).
+
+    Returns
+    -------
+    list of tuple of str
+        Row name and formatted value.
+    """
+    rows = []
+    for key, value in metrics.items():
+        if key.endswith(UNCERTAINTY_SUFFIX) and key.removesuffix(UNCERTAINTY_SUFFIX) in metrics:
+            continue
+        uncertainty = metrics.get(f"{key}{UNCERTAINTY_SUFFIX}", (uncertainties or {}).get(key))
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            nested = uncertainty if isinstance(uncertainty, Mapping) else None
+            rows += metric_rows(value, nested, prefix=f"{name} / ")
+        elif (text := _format_value(value, uncertainty)) is not None:
+            rows.append((name, text))
+    return rows
+
+
+def table_cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted cells of a table given as records.
+
+    Columns are the keys in order of first appearance; a column ``X_uncertainty`` beside
+    ``X`` is folded into it as ``X ± uncertainty``. Missing cells show as ``—``, lists too
+    long for a cell as ``…``.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        One record per table row.
+
+    Returns
+    -------
+    tuple
+        ``(header, cells)``: column names and one list of texts per row.
+    """
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    shown = [
+        column
+        for column in columns
+        if not (
+            column.endswith(UNCERTAINTY_SUFFIX)
+            and column.removesuffix(UNCERTAINTY_SUFFIX) in columns
+        )
+    ]
+    cells = []
+    for row in rows:
+        texts = [
+            _format_value(row.get(column), row.get(f"{column}{UNCERTAINTY_SUFFIX}"))
+            for column in shown
+        ]
+        cells.append([text if text is not None else "…" for text in texts])
+    return shown, cells
+
+
+def _html_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        numeric = text[:1].isdigit() or text[:1] in "−-∞—"
+        return (
+            f'<td class="number">{html.escape(text)}</td>'
+            if numeric
+            else f"<td>{html.escape(text)}</td>"
+        )
+
+    head = "".join(f"<th>{html.escape(name)}</th>" for name in header)
+    body = "".join(f"<tr>{''.join(cell(text) for text in row)}</tr>" for row in cells)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _figure_html(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _figure_png(figure: SavedPlot | Path) -> tuple[bytes, str]:
+    """The PNG bytes and caption of a saved plot, or of a bare PNG path (captioned by name)."""
+    path = figure.png if isinstance(figure, SavedPlot) else Path(figure)
+    if not path.is_file():
+        raise InputError(f"figure {path} does not exist")
+    data = path.read_bytes()
+    if not data.startswith(_PNG_SIGNATURE):
+        raise InputError(f"figure {path} is not a PNG file; the report embeds PNG images")
+    caption = figure.caption if isinstance(figure, SavedPlot) else path.stem.replace("_", " ")
+    return data, caption
+
+
+def write_report(
+    path: Path,
+    *,
+    title: str,
+    config_yaml: str | None = None,
+    data_summary: Sequence[Mapping[str, Any]] = (),
+    history: Sequence[Mapping[str, float]] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    figures: Sequence[SavedPlot | Path] = (),
+    extra_tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    style: str = "CMS",
+) -> Path:
+    """Write one self-contained HTML report, atomically.
+
+    Sections appear only when there is something to show, in this order: metrics, data,
+    extra tables, training curves, figures, configuration.
+
+    Parameters
+    ----------
+    path : Path
+        The HTML file; its directory must exist.
+    title : str
+        Page title and heading.
+    config_yaml : str, optional
+        The run's configuration, shown verbatim.
+    data_summary : sequence of mapping
+        Rows of the data table, e.g. from
+        :func:`heplearn.evaluation.predictions.data_summary`.
+    history : sequence of mapping, optional
+        Training history, one record per epoch (see
+        :func:`heplearn.evaluation.plots.training_curves_figure`); drawn as a figure.
+    metrics : mapping, optional
+        Metrics, shown as a flat table (see :func:`metric_rows`).
+    figures : sequence of SavedPlot or Path
+        Figures to embed: saved plots with their captions, or PNG paths (captioned with
+        the file name).
+    extra_tables : mapping of str to sequence of mapping, optional
+        More tables, by heading (see :func:`table_cells`).
+    style : str
+        mplhep style of the training-curve figure.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    InputError
+        If a figure file is missing or not a PNG.
+    """
+    path = Path(path)
+    sections = []
+    if metrics:
+        rows = metric_rows(metrics)
+        sections.append(("Metrics", _html_table(["metric", "value"], [list(row) for row in rows])))
+    if data_summary:
+        sections.append(("Data", _html_table(*table_cells(data_summary))))
+    for heading, table in (extra_tables or {}).items():
+        sections.append((heading, _html_table(*table_cells(table))))
+    if history:
+        curves = png_bytes(training_curves_figure(history, style=style))
+        caption = "Loss per epoch on the training and validation data (and validation AUC)."
+        sections.append(("Training", f'<div class="figures">{_figure_html(curves, caption)}</div>'))
+    if figures:
+        embedded = "".join(_figure_html(*_figure_png(figure)) for figure in figures)
+        sections.append(("Figures", f'<div class="figures">{embedded}</div>'))
+    if config_yaml:
+        sections.append(("Configuration", f"<pre>{html.escape(config_yaml)}</pre>"))
+    body = "".join(
+        f"<section><h2>{html.escape(heading)}</h2>{content}</section>"
+        for heading, content in sections
+    )
+    document = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>\n"
+        f"<body><h1>{html.escape(title)}</h1>{body}<script>{_SCRIPT}</script></body></html>\n"
+    )
+    with atomic_path(path) as temporary:
+        temporary.write_text(document, encoding="utf-8")
+    return path

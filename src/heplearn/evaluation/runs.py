@@ -1,0 +1,226 @@
+"""Evaluating and comparing run directories: predictions from the run, then the array API."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from heplearn.data.dataset import load_dataset
+from heplearn.data.spec import DatasetSpec, TabularInput
+from heplearn.errors import ConfigError
+from heplearn.evaluation.compare import Comparison, compare_runs
+from heplearn.evaluation.evaluate import Evaluation, evaluate_predictions, write_metrics
+from heplearn.evaluation.predictions import Predictions, data_summary
+from heplearn.evaluation.report import write_report
+from heplearn.inference import Scorer
+from heplearn.models.schema import input_schema
+from heplearn.run_directory import RunDirectory
+from heplearn.training.config import EvaluationConfig
+
+SPLITS = ("train", "validation", "test")
+OBSERVERS = "__observers__"
+METRICS = "metrics.json"
+REPORT = "report.html"
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """Where :func:`evaluate_run` wrote its results, and the metrics."""
+
+    evaluation: Evaluation
+    metrics_path: Path
+    report_path: Path
+
+
+def _with_extras(
+    spec: DatasetSpec, model_spec: DatasetSpec, observers: Sequence[str], image: str | None
+) -> DatasetSpec:
+    """The model's inputs, plus observers (raw, never standardised) and a gallery image."""
+    inputs = dict(model_spec.inputs)
+    if image is not None and image not in inputs:
+        if image not in spec.inputs or spec.inputs[image].kind != "image":
+            images = [n for n, i in spec.inputs.items() if i.kind == "image"]
+            raise ConfigError(
+                f"evaluation.images: {image!r} is not an image input of the data "
+                f"(image inputs: {', '.join(images) or 'none'})"
+            )
+        inputs[image] = spec.inputs[image]
+    if observers:
+        inputs[OBSERVERS] = TabularInput(kind="tabular", columns=list(observers))
+    standardise = (
+        {**model_spec.standardise, OBSERVERS: "none"} if observers else model_spec.standardise
+    )
+    return model_spec.model_copy(update={"inputs": inputs, "standardise": standardise})
+
+
+def run_predictions(
+    run: RunDirectory,
+    data: DatasetSpec | None = None,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+) -> dict[str, Predictions]:
+    """The run's predictions on every split of its data (or of ``data``).
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run.
+    data : DatasetSpec, optional
+        Other data with the inputs the model reads (same names and columns); default the
+        run's own spec. The run's preprocessing is applied either way.
+    observers : sequence of str
+        Expressions evaluated per event and attached as observers (raw values).
+    image : str, optional
+        An image input of the data attached for galleries.
+    """
+    config = run.config()
+    spec = data if data is not None else config.data
+    model_spec = _model_inputs_of(run, spec)
+    dataset = load_dataset(
+        _with_extras(spec, model_spec, observers, image), config.seed, run.preprocessing()
+    )
+    scorer = Scorer(run)
+    predictions = {}
+    for split in SPLITS:
+        arrays = dataset.arrays(split)
+        values = arrays.get(OBSERVERS)
+        predictions[split] = Predictions(
+            scores=scorer.scores(arrays),
+            labels=arrays["label"],
+            weights=arrays["weight"],
+            observers={name: values[:, i] for i, name in enumerate(observers)}
+            if values is not None
+            else {},
+            images=arrays[image] if image is not None else None,
+        )
+    return predictions
+
+
+def _model_inputs_of(run: RunDirectory, spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` reduced to the run's inputs, which it must define exactly as the run did."""
+    expected = run.schema()
+    found = input_schema(spec)
+    problems = [
+        f"{name} ({', '.join(info.columns)})"
+        for name, info in expected.items()
+        if name not in found or found[name] != info
+    ]
+    if problems:
+        raise ConfigError(
+            f"the data must define the inputs the model was trained on: {'; '.join(problems)}"
+        )
+    inputs = {name: spec.inputs[name] for name in expected}
+    standardise = {k: v for k, v in spec.standardise.items() if k in expected}
+    return spec.model_copy(update={"inputs": inputs, "standardise": standardise})
+
+
+def _gallery_image(run: RunDirectory, settings: EvaluationConfig) -> str | None:
+    if settings.images is not None:
+        return settings.images
+    return next((n for n, info in run.schema().items() if info.kind == "image"), None)
+
+
+def evaluate_run(
+    run: RunDirectory,
+    data: DatasetSpec | None = None,
+    settings: EvaluationConfig | None = None,
+) -> RunEvaluation:
+    """Write ``metrics.json``, ``plots/`` and ``report.html`` into the run directory.
+
+    Metrics are quoted on the test split, with the training split for the overtraining
+    checks; every metric and histogram uses the event weights.
+    """
+    config = run.config()
+    settings = settings or config.evaluation
+    task = run.task()
+    class_names = run.class_names() or []
+    predictions = run_predictions(
+        run, data, observers=settings.observers, image=_gallery_image(run, settings)
+    )
+    evaluation = evaluate_predictions(
+        predictions["train"],
+        predictions["test"],
+        task.kind,
+        class_names,
+        run.path,
+        working_point=settings.working_point,
+        style=settings.style,
+        observer_bins=settings.observer_bins,
+        bootstrap_resamples=settings.bootstrap,
+        seed=config.seed,
+    )
+    metrics_path = write_metrics(evaluation.metrics, run.path / METRICS)
+    report_path = write_report(
+        run.path / REPORT,
+        title=f"{config.model.name}: {run.path.name}",
+        config_yaml=config.to_yaml(),
+        data_summary=data_summary(predictions, task.kind, class_names),
+        history=run.history(),
+        metrics=evaluation.metrics,
+        figures=evaluation.plots,
+        style=settings.style,
+    )
+    return RunEvaluation(evaluation, metrics_path, report_path)
+
+
+def _require_same_test_events(runs: Sequence[RunDirectory]) -> None:
+    """Runs compare fairly only on the same test events: same files, selection and seed."""
+
+    def events_of(run: RunDirectory) -> tuple[object, ...]:
+        config = run.config()
+        data = config.data
+        return (config.seed, data.sources, data.selection, data.variables, data.split)
+
+    reference = events_of(runs[0])
+    differing = [str(run.path) for run in runs[1:] if events_of(run) != reference]
+    if differing:
+        raise ConfigError(
+            f"{', '.join(differing)} split other events than {runs[0].path} (a different seed, "
+            "sources, selection or split); compare runs trained on the same data and seed"
+        )
+
+
+def compare_run_directories(
+    runs: Sequence[RunDirectory],
+    out_dir: Path,
+    *,
+    baselines: Sequence[str] = (),
+    bootstrap: int = 0,
+) -> Comparison:
+    """Overlaid rejection curves and a table of AUC and 1/ε_B for binary runs.
+
+    Parameters
+    ----------
+    runs : sequence of RunDirectory
+        Finished binary runs; the first is the reference of the ratio panel. Each is
+        labelled by its directory name.
+    out_dir : Path
+        Where the plot and the tables go.
+    baselines : sequence of str
+        Expressions used directly as discriminants on the first run's test split (e.g.
+        ``jet_mass``, or ``-abs(jet_sdmass - 172.5)`` for a mass window).
+    bootstrap : int
+        Bootstrap replicas for the uncertainties in the table.
+    """
+    if not runs:
+        raise ConfigError("compare needs at least one run directory")
+    _require_same_test_events(runs)
+    curves = []
+    baseline_curves = []
+    for run in runs:
+        if run.task().kind != "binary":
+            raise ConfigError(
+                f"{run.path} is a {run.task().kind} run; compare draws binary rejection curves"
+            )
+        observers = baselines if run is runs[0] else ()
+        test = run_predictions(run, observers=observers)["test"]
+        curves.append((run.path.name, test))
+        baseline_curves += [
+            (name, Predictions(test.observers[name], test.labels, test.weights))
+            for name in observers
+        ]
+    curves += baseline_curves
+    labels = [label for label, _ in curves]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"runs are labelled by their directory names, which repeat: {labels}")
+    return compare_runs(curves, out_dir, bootstrap_resamples=bootstrap)

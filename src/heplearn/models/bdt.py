@@ -1,0 +1,404 @@
+"""Boosted decision trees: a scikit-learn style wrapper around histogram gradient boosting.
+
+The ``bdt`` family is an estimator (``estimator=True``): it is trained with ``fit``
+rather than by the Lightning loop. It reads the tabular inputs concatenated in schema
+order (:func:`tabular_matrix`). By default it wraps scikit-learn's
+``HistGradientBoostingClassifier`` / ``HistGradientBoostingRegressor``; with
+``backend: xgboost`` it wraps xgboost's ``XGBClassifier`` / ``XGBRegressor`` when
+xgboost is installed.
+
+Event weights go to the trees as ``sample_weight``. Negative weights (NLO samples) are
+accepted by the scikit-learn backend, which uses them as they are in the gradients and
+hessians; their total must be positive. xgboost refuses negative weights: with that
+backend they are an error.
+"""
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from heplearn.errors import ConfigError, InputError
+from heplearn.models.base import ModelFamily, ModelParams
+from heplearn.models.schema import InputSchema
+
+Task = Literal["auto", "classification", "regression"]
+
+_N_ITER_NO_CHANGE = 10
+_AUTO_EARLY_STOPPING_EVENTS = 10_000
+
+
+class BDTParams(ModelParams):
+    """Parameters of ``bdt``; the defaults are scikit-learn's."""
+
+    name: Literal["bdt"] = "bdt"
+    backend: Literal["sklearn", "xgboost"] = "sklearn"
+    max_iter: PositiveInt = Field(100, description="boosting iterations (trees per output)")
+    learning_rate: float = Field(0.1, gt=0, description="shrinkage of every tree")
+    max_depth: PositiveInt | None = Field(None, description="depth limit; none: unlimited")
+    max_leaf_nodes: int | None = Field(31, ge=2, description="leaves per tree; none: unlimited")
+    l2_regularization: float = Field(0.0, ge=0, description="L2 penalty on leaf values")
+    early_stopping: Literal["auto"] | bool = Field(
+        "auto", description="stop when the validation loss stalls; auto: above 10000 events"
+    )
+    validation_fraction: float = Field(
+        0.1, gt=0, lt=1, description="training events held out for early stopping"
+    )
+
+
+def tabular_matrix(inputs: dict[str, np.ndarray], schema: InputSchema) -> np.ndarray:
+    """The feature matrix a ``bdt`` reads: every tabular input of ``schema``, side by side.
+
+    Parameters
+    ----------
+    inputs : dict of str to ndarray
+        A batch dictionary (for instance ``Dataset.arrays(split)``); each tabular input
+        is ``(events, features)``.
+    schema : InputSchema
+        The inputs the model reads (``select_inputs``); their order is the column order.
+
+    Returns
+    -------
+    ndarray
+        ``float64`` ``(events, sum of features)``.
+
+    Raises
+    ------
+    ConfigError
+        When the schema holds a non-tabular input or none at all.
+    InputError
+        When an input is missing from ``inputs`` or has the wrong shape.
+    """
+    wrong = [f"{name} ({info.kind})" for name, info in schema.items() if info.kind != "tabular"]
+    if wrong or not schema:
+        raise ConfigError(f"a bdt reads tabular inputs only, not {', '.join(wrong) or 'nothing'}")
+    columns = []
+    for name, info in schema.items():
+        if name not in inputs:
+            raise InputError(f"input {name!r} is missing; the arrays hold {', '.join(inputs)}")
+        values = np.asarray(inputs[name], dtype=np.float64)
+        if values.ndim != 2 or values.shape[1] != info.features:
+            raise InputError(
+                f"input {name!r} has shape {values.shape}; expected (events, {info.features})"
+            )
+        columns.append(values)
+    return np.concatenate(columns, axis=1)
+
+
+def _xgboost() -> Any:
+    """The xgboost module, or a ConfigError saying how to get it."""
+    try:
+        import xgboost
+    except ImportError:
+        raise ConfigError(
+            "model.backend: 'xgboost' needs the xgboost package; `pip install xgboost`, "
+            "or use backend: sklearn"
+        ) from None
+    return xgboost
+
+
+def _sklearn_ensemble() -> Any:
+    """scikit-learn's ensemble module, or a ConfigError saying how to get it."""
+    try:
+        from sklearn import ensemble
+    except ImportError:
+        raise ConfigError("model 'bdt' needs scikit-learn; `pip install scikit-learn`") from None
+    return ensemble
+
+
+class BoostedDecisionTrees:
+    """Gradient-boosted trees with the scikit-learn estimator interface.
+
+    ``__init__`` stores its arguments only; ``fit`` builds and trains the backend
+    estimator. Fitted attributes end with ``_``.
+
+    Parameters
+    ----------
+    params : BDTParams, optional
+        Hyper-parameters and backend; default ``BDTParams()``.
+    n_outputs : int
+        The model's outputs as for the neural networks: 1 for binary classification or
+        regression, K for K classes. Sets the number of classes of ``predict_proba``.
+    task : {"auto", "classification", "regression"}
+        ``auto`` decides at ``fit`` from the labels: an integer or boolean ``y`` is
+        classification (labels ``0 .. classes-1``), a floating-point ``y`` regression.
+    random_state : int or None
+        Seed of the early-stopping split (and of xgboost).
+
+    Attributes
+    ----------
+    estimator_ : object
+        The fitted backend estimator.
+    task_ : {"classification", "regression"}
+        The task it was fitted for.
+    classes_ : ndarray
+        ``0 .. n_classes-1`` (classification only).
+    n_features_in_ : int
+        Columns of ``X`` seen in ``fit``.
+    """
+
+    def __init__(
+        self,
+        params: BDTParams | None = None,
+        n_outputs: int = 1,
+        task: Task = "auto",
+        random_state: int | None = 0,
+    ) -> None:
+        self.params = params
+        self.n_outputs = n_outputs
+        self.task = task
+        self.random_state = random_state
+
+    @property
+    def n_classes(self) -> int:
+        """Classes of a classification: ``max(2, n_outputs)``."""
+        return max(2, self.n_outputs)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
+        """Train on ``X`` ``(events, features)`` and labels or targets ``y`` ``(events,)``.
+
+        Parameters
+        ----------
+        X : ndarray
+            Features, for instance from :func:`tabular_matrix`.
+        y : ndarray
+            Integer class labels, or floating-point regression targets.
+        sample_weight : ndarray, optional
+            Event weights; negative ones are allowed with the sklearn backend.
+
+        Returns
+        -------
+        BoostedDecisionTrees
+            ``self``, fitted.
+
+        Raises
+        ------
+        InputError
+            On mismatched shapes, non-finite weights, a total weight that is not
+            positive, labels outside ``0 .. n_classes-1``, or negative weights with xgboost.
+        ConfigError
+            When the backend is not installed or the task does not fit ``n_outputs``.
+        """
+        params = self.params if self.params is not None else BDTParams()
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).reshape(-1)
+        if X.ndim != 2 or len(X) != len(y):
+            raise InputError(
+                f"X must be (events, features) with one y per event; got {X.shape}, {y.shape}"
+            )
+        weight = (
+            None if sample_weight is None else self._checked_weight(sample_weight, len(y), params)
+        )
+        task = self._task_of(y)
+        if task == "classification":
+            y = self._checked_labels(y)
+        elif self.n_outputs != 1:
+            raise ConfigError(f"a bdt regresses one target, not n_outputs={self.n_outputs}")
+        else:
+            y = y.astype(np.float64)
+        if params.backend == "xgboost":
+            estimator = self._fit_xgboost(params, task, X, y, weight)
+        else:
+            estimator = self._sklearn_estimator(params, task).fit(X, y, sample_weight=weight)
+        self.estimator_ = estimator
+        self.task_ = task
+        self.n_features_in_ = X.shape[1]
+        if task == "classification":
+            self.classes_ = np.arange(self.n_classes)
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(events, n_classes)``, columns in label order."""
+        self._check_fitted("predict_proba")
+        if self.task_ != "classification":
+            raise ConfigError("predict_proba needs a classification bdt; use predict")
+        probabilities = self.estimator_.predict_proba(self._checked_features(X))
+        full = np.zeros((len(probabilities), self.n_classes))
+        full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
+        return full
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most probable class (classification) or the predicted target (regression)."""
+        self._check_fitted("predict")
+        if self.task_ == "classification":
+            return np.argmax(self.predict_proba(X), axis=1)
+        return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
+
+    def save(self, path: Path | str) -> None:
+        """Write the fitted model with ``joblib`` (a pickle), atomically.
+
+        The file is a pickle: load it only from runs you trust, as loading a pickle can
+        run arbitrary code.
+        """
+        import joblib
+
+        self._check_fitted("save")
+        path = Path(path)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(handle)
+        try:
+            joblib.dump(self, temporary)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path | str) -> "BoostedDecisionTrees":
+        """Read a model written by :meth:`save`; only for files from trusted runs (a pickle).
+
+        Raises
+        ------
+        InputError
+            When the file is missing or does not hold a ``BoostedDecisionTrees``.
+        """
+        import joblib
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: no saved bdt there")
+        model = joblib.load(path)
+        if not isinstance(model, cls):
+            raise InputError(f"{path} holds a {type(model).__name__}, not a bdt")
+        return model
+
+    def _task_of(self, y: np.ndarray) -> Literal["classification", "regression"]:
+        if self.task != "auto":
+            return self.task
+        if y.dtype.kind in "biu":
+            return "classification"
+        if y.dtype.kind == "f":
+            return "regression"
+        raise InputError(f"y must hold integer labels or float targets, not {y.dtype}")
+
+    def _checked_labels(self, y: np.ndarray) -> np.ndarray:
+        labels = y.astype(np.int64)
+        if not np.array_equal(labels, y) or labels.min() < 0 or labels.max() >= self.n_classes:
+            raise InputError(
+                f"labels must be integers 0..{self.n_classes - 1} for n_outputs="
+                f"{self.n_outputs}; found values from {y.min()} to {y.max()}"
+            )
+        return labels
+
+    @staticmethod
+    def _checked_weight(weight: np.ndarray, events: int, params: BDTParams) -> np.ndarray:
+        weight = np.asarray(weight, dtype=np.float64).reshape(-1)
+        if len(weight) != events:
+            raise InputError(f"sample_weight has {len(weight)} entries for {events} events")
+        if not np.all(np.isfinite(weight)):
+            raise InputError(f"sample_weight has {int((~np.isfinite(weight)).sum())} NaN or inf")
+        if weight.sum() <= 0:
+            raise InputError(f"the total event weight is {weight.sum():g}; it must be positive")
+        negative = int((weight < 0).sum())
+        if negative and params.backend == "xgboost":
+            raise InputError(
+                f"{negative} events have negative weights, which xgboost refuses; "
+                "use backend: sklearn, or set those weights to zero"
+            )
+        return weight
+
+    def _checked_features(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X has shape {X.shape}; the bdt was fitted on {self.n_features_in_} features"
+            )
+        return X
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "estimator_"):
+            raise ConfigError(f"call fit before {method}: this bdt is not trained")
+
+    def _sklearn_estimator(self, params: BDTParams, task: str) -> Any:
+        ensemble = _sklearn_ensemble()
+        kind = (
+            ensemble.HistGradientBoostingClassifier
+            if task == "classification"
+            else ensemble.HistGradientBoostingRegressor
+        )
+        return kind(
+            max_iter=params.max_iter,
+            learning_rate=params.learning_rate,
+            max_depth=params.max_depth,
+            max_leaf_nodes=params.max_leaf_nodes,
+            l2_regularization=params.l2_regularization,
+            early_stopping=params.early_stopping,
+            validation_fraction=params.validation_fraction,
+            n_iter_no_change=_N_ITER_NO_CHANGE,
+            random_state=self.random_state,
+        )
+
+    def _fit_xgboost(
+        self,
+        params: BDTParams,
+        task: str,
+        X: np.ndarray,
+        y: np.ndarray,
+        weight: np.ndarray | None,
+    ) -> Any:
+        xgboost = _xgboost()
+        stop = params.early_stopping
+        if stop == "auto":
+            stop = len(y) > _AUTO_EARLY_STOPPING_EVENTS
+        kind = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
+        estimator = kind(
+            n_estimators=params.max_iter,
+            learning_rate=params.learning_rate,
+            max_depth=params.max_depth or 0,
+            max_leaves=params.max_leaf_nodes or 0,
+            grow_policy="lossguide",
+            reg_lambda=params.l2_regularization,
+            tree_method="hist",
+            random_state=self.random_state,
+            early_stopping_rounds=_N_ITER_NO_CHANGE if stop else None,
+        )
+        if not stop:
+            return estimator.fit(X, y, sample_weight=weight, verbose=False)
+        order = np.random.default_rng(self.random_state).permutation(len(y))
+        held_out = max(1, round(params.validation_fraction * len(y)))
+        validation, train = order[:held_out], order[held_out:]
+        return estimator.fit(
+            X[train],
+            y[train],
+            sample_weight=None if weight is None else weight[train],
+            eval_set=[(X[validation], y[validation])],
+            sample_weight_eval_set=None if weight is None else [weight[validation]],
+            verbose=False,
+        )
+
+
+def save_estimator(model: BoostedDecisionTrees, path: Path | str) -> None:
+    """Write a fitted bdt to ``path`` (a joblib pickle); see :meth:`BoostedDecisionTrees.save`."""
+    model.save(path)
+
+
+def load_estimator(path: Path | str) -> BoostedDecisionTrees:
+    """Read a bdt written by :func:`save_estimator`; only from trusted runs (a pickle)."""
+    return BoostedDecisionTrees.load(path)
+
+
+def build(params: BDTParams, schema: InputSchema, n_outputs: int) -> BoostedDecisionTrees:
+    """An unfitted bdt for the tabular inputs of ``schema`` (see :func:`tabular_matrix`).
+
+    Raises
+    ------
+    ConfigError
+        When xgboost is asked for but not installed.
+    """
+    if params.backend == "xgboost":
+        _xgboost()
+    return BoostedDecisionTrees(params, n_outputs)
+
+
+FAMILY = ModelFamily(
+    name="bdt",
+    params=BDTParams,
+    build=build,
+    main_kind=None,
+    accepts=frozenset({"tabular"}),
+    description="boosted decision trees (scikit-learn, optionally xgboost)",
+    estimator=True,
+)

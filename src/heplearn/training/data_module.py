@@ -1,0 +1,122 @@
+"""The Lightning DataModule: a run config's data, in memory or streamed, sharded over ranks."""
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from heplearn.data.dataset import Dataset, load_dataset
+from heplearn.data.loaders import (
+    ArrayDataset,
+    StreamingDataset,
+    fit_streaming_preprocessing,
+    streaming_loader,
+    whole_batch,
+)
+from heplearn.data.preprocessing import Preprocessing, class_count
+from heplearn.errors import ConfigError
+from heplearn.training.config import RunConfig
+from heplearn.training.sampling import EpochSampler
+
+
+class RunDataModule(L.LightningDataModule):
+    """Train and validation batches of a run config (only the inputs its model reads).
+
+    ``setup`` runs on every process: each rank reads the data (in memory) or plans the
+    chunks (streaming) and keeps only its own share.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run config (its ``data`` spec, ``seed`` and ``training`` section).
+    preprocessing : Preprocessing, optional
+        Reuse fitted preprocessing instead of fitting it on the training split.
+    """
+
+    def __init__(self, config: RunConfig, preprocessing: Preprocessing | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.spec = config.model_data()
+        self.preprocessing = preprocessing
+        self.dataset: Dataset | None = None
+        self.n_classes = 0
+        self.rank, self.world_size = 0, 1
+
+    def prepare(self) -> None:
+        """Read the data (in memory) or fit the preprocessing in one pass (streaming)."""
+        spec, seed, streaming = self.spec, self.config.seed, self.config.training.streaming
+        if streaming is None:
+            if self.dataset is None:
+                self.dataset = load_dataset(spec, seed, self.preprocessing)
+                self.preprocessing = self.dataset.preprocessing
+                self.n_classes = class_count(spec, self.dataset.events.label)
+            return
+        if spec.task == "classification" and not spec.classes:
+            raise ConfigError("data.classes: list the class names to train while streaming")
+        self.n_classes = len(spec.classes or [])
+        if self.preprocessing is None:
+            self.preprocessing = fit_streaming_preprocessing(spec, seed, streaming.chunk_entries)
+
+    def setup(self, stage: str) -> None:
+        """Load this rank's data (Lightning calls it on every process)."""
+        if self.trainer is not None:
+            self.rank, self.world_size = self.trainer.global_rank, self.trainer.world_size
+        if self.config.training.streaming is not None and self.world_size > 1:
+            raise ConfigError(
+                "training.streaming with several devices is not supported yet: ranks would "
+                "read different numbers of batches; train in memory or on one device"
+            )
+        self.prepare()
+
+    def train_dataloader(self) -> DataLoader:
+        """Training batches, reshuffled every epoch (in memory) or from a shuffle buffer."""
+        return self._loader("train", shuffle=self.config.training.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in file order."""
+        return self._loader("validation", shuffle=False)
+
+    def arrays(self, split: str) -> dict[str, np.ndarray]:
+        """One split of the in-memory data as arrays (used by the estimators)."""
+        self.prepare()
+        assert self.dataset is not None
+        return self.dataset.arrays(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        training = self.config.training
+        if training.streaming is not None:
+            assert self.preprocessing is not None
+            stream = StreamingDataset(
+                self.spec,
+                self.preprocessing,
+                split,
+                training.batch_size,
+                seed=self.config.seed,
+                chunk_entries=training.streaming.chunk_entries,
+                shuffle_buffer=training.streaming.shuffle_buffer if shuffle else 0,
+            )
+            if self.trainer is not None:
+                stream.set_epoch(self.trainer.current_epoch)
+            return streaming_loader(stream, training.streaming.workers)
+        arrays = self.arrays(split)
+        self._require_events(split, arrays)
+        sampler = EpochSampler(
+            len(arrays["label"]),
+            self.config.seed,
+            shuffle=shuffle,
+            rank=self.rank,
+            world_size=self.world_size,
+        )
+        return DataLoader(
+            ArrayDataset(arrays),
+            batch_size=training.batch_size,
+            sampler=sampler,
+            collate_fn=whole_batch,
+        )
+
+    def _require_events(self, split: str, arrays: dict[str, np.ndarray]) -> None:
+        if len(arrays["label"]) < self.world_size:
+            fraction = getattr(self.spec.split, split)
+            raise ConfigError(
+                f"the {split} split holds {len(arrays['label'])} events (data.split.{split} = "
+                f"{fraction}); training needs events in both train and validation"
+            )

@@ -1,0 +1,67 @@
+"""Training the scikit-learn style estimators (``bdt``): one fit on the training split."""
+
+import time
+
+import numpy as np
+import torch
+
+from heplearn.models.bdt import save_estimator, tabular_matrix
+from heplearn.models.registry import build_model
+from heplearn.models.schema import input_schema
+from heplearn.run_directory import ESTIMATOR, HISTORY, RunDirectory
+from heplearn.training.config import RunConfig
+from heplearn.training.data_module import RunDataModule
+from heplearn.training.history import History
+from heplearn.training.module import epoch_auc
+from heplearn.training.record import record_run
+from heplearn.training.task import Task
+
+
+def train_estimator(config: RunConfig, run: RunDirectory) -> None:
+    """Fit the estimator of ``config`` with event weights and fill the run directory.
+
+    The history holds one row: the weighted losses of the fitted model on the training
+    and validation splits, and the validation AUC.
+    """
+    started = time.perf_counter()
+    data = RunDataModule(config)
+    data.prepare()
+    task = Task.of(data.spec, data.n_classes, config.training.loss)
+    record_run(run, config, data, task)
+    schema = input_schema(data.spec)
+    model = build_model(config.model, schema, task.n_outputs)
+    model.random_state = config.seed
+    train, validation = data.arrays("train"), data.arrays("validation")
+    model.fit(tabular_matrix(train, schema), train["label"], sample_weight=train["weight"])
+
+    row = {"epoch": 0.0}
+    for split, arrays in (("train", train), ("val", validation)):
+        outputs = _outputs(model, task, tabular_matrix(arrays, schema))
+        labels, weights = torch.from_numpy(arrays["label"]), torch.from_numpy(arrays["weight"])
+        row[f"{split}_loss"] = float(task.weighted_loss(outputs, labels, weights))
+        if split == "val" and task.kind != "regression":
+            row["val_auc"] = epoch_auc(
+                task.scores(outputs).numpy(), arrays["label"], arrays["weight"]
+            )
+    row["seconds"] = time.perf_counter() - started
+    history = History(run.path / HISTORY)
+    history.rows = [row]
+    history.write()
+    save_estimator(model, run.path / ESTIMATOR)
+    run.update_info(
+        status="finished",
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        best_val_loss=row["val_loss"],
+        epochs=1,
+    )
+
+
+def _outputs(model: object, task: Task, features: np.ndarray) -> torch.Tensor:
+    """The estimator's predictions as the logits (or values) a network would give."""
+    if task.kind == "regression":
+        return torch.from_numpy(np.asarray(model.predict(features), np.float64)[:, None])  # type: ignore[attr-defined]
+    probabilities = np.clip(model.predict_proba(features), 1e-7, 1 - 1e-7)  # type: ignore[attr-defined]
+    if task.kind == "binary":
+        p = probabilities[:, 1]
+        return torch.from_numpy(np.log(p / (1 - p))[:, None])
+    return torch.from_numpy(np.log(probabilities))

@@ -1,0 +1,248 @@
+"""``heplearn train``: build the model, train it with Lightning, fill the run directory."""
+
+import logging
+import os
+import shutil
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+from heplearn.errors import ConfigError, InputError
+from heplearn.files import atomic_path, write_text_atomic
+from heplearn.models.registry import build_model, model_family
+from heplearn.models.schema import input_schema
+from heplearn.run_directory import (
+    BEST_CHECKPOINT,
+    CONFIG,
+    HISTORY,
+    WEIGHTS,
+    RunDirectory,
+)
+from heplearn.training.config import RunConfig, parse_run_config
+from heplearn.training.data_module import RunDataModule
+from heplearn.training.history import History
+from heplearn.training.module import RunModule
+from heplearn.training.record import record_run
+from heplearn.training.task import Task
+
+QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+# Lightning's advice that does not apply (in-memory batches are gathered by indexing,
+# small validation sets legitimately give few batches), and Lightning 2.6's use of a
+# torch.utils._pytree name that torch 2.13 deprecates.
+IGNORED_WARNINGS = (
+    r".*does not have many workers.*",
+    r".*The number of training batches .* is smaller than the logging interval.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+)
+
+
+def train(
+    config: RunConfig | dict[str, Any],
+    out: Path | str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    callbacks: list[L.Callback] | None = None,
+) -> RunDirectory:
+    """Train the model of ``config`` and write the run directory ``out``.
+
+    Parameters
+    ----------
+    config : RunConfig or dict
+        The run config (a dict is validated first).
+    out : Path or str
+        The run directory to create (or to continue with ``resume``).
+    resume : bool
+        Continue a killed run from its last checkpoint; the config must be the same.
+    overwrite : bool
+        Replace a run already in ``out``.
+    callbacks : list of lightning.Callback, optional
+        Extra Lightning callbacks (neural networks only).
+
+    Returns
+    -------
+    RunDirectory
+        The finished run.
+    """
+    if not isinstance(config, RunConfig):
+        config = parse_run_config(config)
+    run = RunDirectory(Path(out))
+    if not _launched_rank():
+        _prepare_directory(run, config, resume=resume, overwrite=overwrite)
+    if model_family(config.model.name).estimator:
+        from heplearn.training.estimator import train_estimator
+
+        train_estimator(config, run)
+        return run
+    return _train_network(config, run, resume=resume, callbacks=callbacks or [])
+
+
+def _launched_rank() -> bool:
+    """True in the extra processes that Lightning's DDP launches (rank 0 prepares the run)."""
+    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+
+
+def _prepare_directory(
+    run: RunDirectory, config: RunConfig, *, resume: bool, overwrite: bool
+) -> None:
+    if resume:
+        if not run.exists():
+            raise InputError(f"--resume: {run.path} holds no run to continue")
+        if _training_part(run.config()) != _training_part(config):
+            raise ConfigError(
+                f"--resume: the config differs from the one {run.path} was started with "
+                f"({run.path / CONFIG}); resume with the same config and --set options"
+            )
+        if not run.last_checkpoint.is_file():
+            raise InputError(
+                f"--resume: {run.path} has no checkpoint yet (killed in the first epoch); "
+                "start it again with --overwrite"
+            )
+        return
+    if run.path.exists() and any(run.path.iterdir()):
+        if not overwrite:
+            raise InputError(
+                f"{run.path} is not empty; choose another --out, continue the run there "
+                "with --resume, or replace it with --overwrite"
+            )
+        _clear_run(run)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the run directory {run.path}: {error.strerror}") from None
+    write_text_atomic(run.path / CONFIG, config.to_yaml())
+
+
+def _training_part(config: RunConfig) -> dict[str, Any]:
+    """The config without its evaluation settings, which do not change the training."""
+    return {k: v for k, v in config.to_dict().items() if k != "evaluation"}
+
+
+def _clear_run(run: RunDirectory) -> None:
+    if not run.exists():
+        raise InputError(
+            f"{run.path} is not a heplearn run directory; --overwrite only replaces runs"
+        )
+    shutil.rmtree(run.path)
+
+
+def _train_network(
+    config: RunConfig, run: RunDirectory, *, resume: bool, callbacks: list[L.Callback]
+) -> RunDirectory:
+    training = config.training
+    if training.threads:
+        torch.set_num_threads(training.threads)
+    L.seed_everything(config.seed, verbose=False)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    preprocessing = run.preprocessing() if resume else None
+    data = RunDataModule(config, preprocessing)
+    data.prepare()
+    task = Task.of(data.spec, data.n_classes, training.loss)
+    model = build_model(config.model, input_schema(data.spec), task.n_outputs)
+    if training.compile:
+        model = torch.compile(model)
+    module = RunModule(model, task, training)
+    history = History(run.path / HISTORY)
+    checkpoints = ModelCheckpoint(
+        dirpath=run.checkpoints,
+        filename=Path(BEST_CHECKPOINT).stem,
+        monitor="val_loss",
+        save_last=True,
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    callbacks = [history, checkpoints, *callbacks]
+    if training.early_stopping is not None:
+        callbacks.append(
+            EarlyStopping(
+                monitor="val_loss",
+                patience=training.early_stopping.patience,
+                min_delta=training.early_stopping.min_delta,
+                check_on_train_epoch_end=True,
+            )
+        )
+    trainer = L.Trainer(
+        max_epochs=training.epochs,
+        accelerator=training.accelerator,
+        devices=training.devices,
+        strategy=_strategy(training.strategy),
+        precision=training.precision,
+        gradient_clip_val=training.gradient_clip,
+        callbacks=callbacks,
+        logger=_logger(training.logger, run.path),
+        enable_progress_bar=training.progress_bar,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        reload_dataloaders_every_n_epochs=1 if training.streaming else 0,
+        default_root_dir=run.path,
+        log_every_n_steps=1,
+    )
+    if trainer.is_global_zero and not resume:
+        record_run(run, config, data, task)
+    with warnings.catch_warnings():
+        for pattern in IGNORED_WARNINGS:
+            warnings.filterwarnings("ignore", message=pattern)
+        trainer.fit(module, datamodule=data, ckpt_path=run.last_checkpoint if resume else None)
+    if trainer.is_global_zero:
+        _finish(run, checkpoints, module)
+    return run
+
+
+def _finish(run: RunDirectory, checkpoints: ModelCheckpoint, module: RunModule) -> None:
+    """Save the best epoch's weights as ``model.pt`` and mark the run finished."""
+    best = checkpoints.best_model_path or str(run.last_checkpoint)
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    weights = {
+        key.removeprefix("model.").replace("_orig_mod.", ""): value
+        for key, value in state.items()
+        if key.startswith("model.")
+    }
+    with atomic_path(run.path / WEIGHTS) as temporary:
+        torch.save(weights, temporary)
+    run.update_info(
+        status="finished",
+        finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        best_checkpoint=Path(best).name,
+        best_val_loss=float(checkpoints.best_model_score)
+        if checkpoints.best_model_score is not None
+        else None,
+        epochs=int(module.current_epoch),
+    )
+
+
+def _strategy(name: str) -> Any:
+    if name != "ddp" and name != "ddp_spawn":
+        return name
+    from lightning.pytorch.strategies import DDPStrategy
+
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if name == "ddp_spawn":
+        return DDPStrategy(process_group_backend=backend, start_method="spawn")
+    return DDPStrategy(process_group_backend=backend, start_method="popen")
+
+
+def _logger(name: str, run_path: Path) -> Any:
+    if name == "none":
+        return False
+    try:
+        if name == "tensorboard":
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            return TensorBoardLogger(save_dir=run_path / "logs", name="", version="")
+        from lightning.pytorch.loggers import MLFlowLogger
+
+        return MLFlowLogger(tracking_uri=f"file:{run_path / 'logs'}")
+    except ModuleNotFoundError as error:
+        package = "tensorboard" if name == "tensorboard" else "mlflow"
+        raise ConfigError(
+            f"training.logger: {name} needs the {package} package ({error}); "
+            f"pip install {package}, or set training.logger: none"
+        ) from None

@@ -1,0 +1,139 @@
+"""The LightningModule: a registry model, its weighted loss, optimiser and schedule."""
+
+import math
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+from torch import nn
+
+from heplearn.errors import HeplearnError
+from heplearn.evaluation.metrics import auc, roc_curve
+from heplearn.training.config import TrainingConfig
+from heplearn.training.task import Task
+
+Batch = dict[str, torch.Tensor]
+
+
+class TrainingDivergedError(HeplearnError):
+    """The loss became NaN or infinite."""
+
+
+class RunModule(L.LightningModule):
+    """Trains one model of the registry on batch dictionaries.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Takes the batch dictionary and returns ``(batch, n_outputs)``.
+    task : Task
+        Loss and output conversion.
+    training : TrainingConfig
+        Optimiser, schedule and epochs.
+    """
+
+    def __init__(self, model: nn.Module, task: Task, training: TrainingConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.task = task
+        self.training_config = training
+        self._validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Model outputs (logits or values) for a batch."""
+        return self.model(batch)
+
+    def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
+        """Weighted loss of one batch; a NaN or infinite loss stops the run."""
+        loss = self.task.weighted_loss(self(batch), batch["label"], batch["weight"])
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(
+                f"the training loss became {loss.item()} at epoch {self.current_epoch}, "
+                f"step {self.global_step}; the last good weights are in checkpoints/last.ckpt. "
+                "Lower training.optimizer.lr, set training.gradient_clip, or check the inputs"
+            )
+        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        return loss
+
+    def validation_step(self, batch: Batch, batch_index: int) -> None:
+        """Validation loss, and the scores kept for the epoch's AUC."""
+        outputs = self(batch)
+        loss = self.task.weighted_loss(outputs, batch["label"], batch["weight"])
+        self.log("val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
+        if self.task.kind != "regression":
+            scores = self.task.scores(outputs).detach().float()
+            self._validation.append((scores, batch["label"], batch["weight"]))
+
+    def on_validation_epoch_end(self) -> None:
+        """The weighted validation AUC (one-vs-rest mean for several classes)."""
+        if not self._validation:
+            return
+        scores, labels, weights = (
+            torch.cat(parts) for parts in zip(*self._validation, strict=True)
+        )
+        self._validation.clear()
+        if self.trainer.world_size > 1:
+            scores, labels, weights = (self._gathered(t) for t in (scores, labels, weights))
+        auc = epoch_auc(scores.cpu().numpy(), labels.cpu().numpy(), weights.cpu().numpy())
+        self.log("val_auc", auc, prog_bar=True, rank_zero_only=True)
+
+    def _gathered(self, values: torch.Tensor) -> torch.Tensor:
+        """The values of every rank, one after the other (ranks hold equal shares)."""
+        gathered = self.all_gather(values)
+        assert isinstance(gathered, torch.Tensor)
+        return gathered.flatten(0, 1)
+
+    def configure_optimizers(self) -> Any:
+        """AdamW (or Adam) with the configured schedule, stepped every optimiser step."""
+        settings = self.training_config.optimizer
+        optimizer_class = torch.optim.AdamW if settings.name == "adamw" else torch.optim.Adam
+        optimizer = optimizer_class(
+            self.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+        )
+        schedule = self.training_config.schedule
+        if schedule.name == "constant":
+            return optimizer
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        if schedule.name == "cosine":
+            scheduler: Any = torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=total, eta_min=settings.lr * schedule.final_fraction
+            )
+        elif schedule.name == "onecycle":
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer,
+                max_lr=settings.lr,
+                total_steps=total,
+                pct_start=max(schedule.warmup_fraction, 1e-3),
+            )
+        else:
+            steps_per_epoch = max(total // self.training_config.epochs, 1)
+            scheduler = torch.optim.lr_scheduler.StepLR(
+                optimizer, step_size=schedule.step_epochs * steps_per_epoch, gamma=schedule.gamma
+            )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep the random state, so a resumed run draws what the uninterrupted one did."""
+        checkpoint["torch_rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Restore the random state saved with the checkpoint."""
+        if "torch_rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["torch_rng_state"])
+
+
+def epoch_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted AUC; for several classes the mean of the one-vs-rest AUCs."""
+    if scores.ndim == 1:
+        return auc(roc_curve(scores, labels == 1, weights))
+    values = [
+        auc(roc_curve(scores[:, k], labels == k, weights))
+        for k in range(scores.shape[1])
+        if (labels == k).any()
+    ]
+    return float(np.mean(values)) if values else math.nan

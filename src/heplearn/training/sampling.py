@@ -1,0 +1,59 @@
+"""Which training events each step sees: a per-epoch permutation, sharded over ranks."""
+
+from collections.abc import Iterator
+
+import torch
+from torch.utils.data import Sampler
+
+
+class EpochSampler(Sampler[int]):
+    """Indices of one rank's share of the events, in an order fixed by (seed, epoch).
+
+    The order of epoch ``e`` depends only on the seed and ``e``, never on what ran
+    before, so a run resumed from a checkpoint sees exactly the batches an uninterrupted
+    run would have seen. With ``world_size`` ranks, rank ``r`` takes every
+    ``world_size``-th index starting at ``r`` of the permutation (disjoint shares that
+    cover the data); the tail that does not divide evenly is dropped so that every rank
+    runs the same number of steps.
+
+    Parameters
+    ----------
+    size : int
+        Number of events.
+    seed : int
+        Seed of the permutations.
+    shuffle : bool
+        False keeps the file order (then rank ``r`` takes events ``r, r + W, ...``).
+    rank, world_size : int
+        This process's rank and the number of processes.
+    """
+
+    def __init__(
+        self, size: int, seed: int, *, shuffle: bool = True, rank: int = 0, world_size: int = 1
+    ) -> None:
+        self.size = size
+        self.seed = seed
+        self.shuffle = shuffle
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of ``epoch`` (Lightning calls this every epoch)."""
+        self.epoch = epoch
+
+    def indices(self) -> torch.Tensor:
+        """This rank's indices for the current epoch."""
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+            order = torch.randperm(self.size, generator=generator)
+        else:
+            order = torch.arange(self.size)
+        usable = self.size - self.size % self.world_size
+        return order[self.rank : usable : self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices().tolist())
+
+    def __len__(self) -> int:
+        return self.size // self.world_size

@@ -1,0 +1,94 @@
+"""What is learned: binary or multi-class classification or regression, and its loss."""
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from heplearn.data.spec import DatasetSpec
+from heplearn.errors import ConfigError
+
+TaskKind = Literal["binary", "multiclass", "regression"]
+
+_LOSSES = {
+    "binary": ("bce",),
+    "multiclass": ("cross-entropy",),
+    "regression": ("mse", "mae", "huber"),
+}
+
+
+@dataclass(frozen=True)
+class Task:
+    """The learning task of a run.
+
+    Attributes
+    ----------
+    kind : {"binary", "multiclass", "regression"}
+    n_outputs : int
+        Model outputs: 1 logit for two classes, one per class for more, 1 for regression.
+    loss : str
+        ``bce``, ``cross-entropy``, ``mse``, ``mae`` or ``huber``.
+    """
+
+    kind: TaskKind
+    n_outputs: int
+    loss: str
+
+    @classmethod
+    def of(cls, spec: DatasetSpec, n_classes: int, loss: str = "auto") -> "Task":
+        """The task of a dataset spec with ``n_classes`` classes (ignored for regression)."""
+        if spec.task == "regression":
+            kind: TaskKind = "regression"
+            n_outputs = 1
+        elif n_classes == 2:
+            kind, n_outputs = "binary", 1
+        elif n_classes > 2:
+            kind, n_outputs = "multiclass", n_classes
+        else:
+            raise ConfigError(
+                f"classification needs at least two classes, the data have {n_classes}; "
+                "check the labels and classes of the dataset spec"
+            )
+        chosen = _LOSSES[kind][0] if loss == "auto" else loss
+        if chosen not in _LOSSES[kind]:
+            raise ConfigError(
+                f"training.loss: {loss!r} does not fit a {kind} task; "
+                f"use {' or '.join(_LOSSES[kind])} (or auto)"
+            )
+        return cls(kind, n_outputs, chosen)
+
+    def event_losses(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of every event, ``(batch,)``, before weighting."""
+        if self.kind == "binary":
+            return F.binary_cross_entropy_with_logits(
+                outputs[:, 0], labels.to(outputs.dtype), reduction="none"
+            )
+        if self.kind == "multiclass":
+            return F.cross_entropy(outputs, labels.long(), reduction="none")
+        target = labels.to(outputs.dtype)
+        prediction = outputs[:, 0]
+        if self.loss == "mae":
+            return (prediction - target).abs()
+        if self.loss == "huber":
+            return F.huber_loss(prediction, target, reduction="none")
+        return (prediction - target) ** 2
+
+    def weighted_loss(
+        self, outputs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
+    ) -> torch.Tensor:
+        """Mean over the batch of weight × event loss.
+
+        A mean over events (not divided by the sum of weights) keeps negative weights
+        meaningful and makes the gradient of a batch split over ranks average exactly to
+        the gradient of the whole batch.
+        """
+        return (weights.to(outputs.dtype) * self.event_losses(outputs, labels)).mean()
+
+    def scores(self, outputs: torch.Tensor) -> torch.Tensor:
+        """Probabilities (signal probability ``(batch,)`` for binary) or predicted values."""
+        if self.kind == "binary":
+            return torch.sigmoid(outputs[:, 0])
+        if self.kind == "multiclass":
+            return torch.softmax(outputs, dim=1)
+        return outputs[:, 0]

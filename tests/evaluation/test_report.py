@@ -1,0 +1,159 @@
+"""The HTML report: formatting, content, self-containment, and rendering in a real browser."""
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from helpers import chromium_or_skip, run_chromium
+from heplearn.errors import InputError
+from heplearn.evaluation.plots import SavedPlot, save_figure
+from heplearn.evaluation.report import format_number, metric_rows, table_cells, write_report
+
+METRICS = {
+    "task": "binary",
+    "auc": 0.912345,
+    "auc_uncertainty": 0.00213,
+    "rejection": {"0.3": 153.27, "0.5": 41.2, "0.8": math.inf},
+    "rejection_uncertainty": {"0.3": 12.3, "0.5": 1.7, "0.8": math.inf},
+    "efficiency_vs": {"jet_pt": {"bin_edges": list(range(21))}},
+    "confusion_matrix": [[1.0, 2.0], [3.0, 4.0]],
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "uncertainty", "text"),
+    [
+        (0.912345, 0.00213, "0.9123 ± 0.0021"),
+        (153.27, 12.3, "153 ± 12"),
+        (41.2, None, "41.2"),
+        (123456.0, None, "123,456"),
+        (3000, None, "3,000"),
+        (math.inf, None, "∞"),
+        (20.0, math.inf, "20 ± ∞"),
+        (math.nan, None, "—"),
+        (None, None, "—"),
+        (np.float64(0.25), np.float64(0.0), "0.25"),
+        ("top", None, "top"),
+        (True, None, "True"),
+    ],
+)
+def test_format_number(value: object, uncertainty: object, text: str) -> None:
+    assert format_number(value, uncertainty) == text
+
+
+def test_metric_rows_pair_values_with_uncertainties_and_skip_arrays() -> None:
+    assert metric_rows(METRICS) == [
+        ("task", "binary"),
+        ("auc", "0.9123 ± 0.0021"),
+        ("rejection / 0.3", "153 ± 12"),
+        ("rejection / 0.5", "41.2 ± 1.7"),
+        ("rejection / 0.8", "∞"),
+    ]
+
+
+def test_table_cells_fold_uncertainty_columns() -> None:
+    header, cells = table_cells(
+        [{"run": "a", "auc": 0.9, "auc_uncertainty": 0.01}, {"run": "b", "auc": 0.95}]
+    )
+    assert header == ["run", "auc"]
+    assert cells == [["a", "0.900 ± 0.010"], ["b", "0.95"]]
+
+
+def _figures(directory: Path, count: int) -> list[SavedPlot]:
+    plots = []
+    for index in range(count):
+        figure = Figure(figsize=(3, 2))
+        figure.subplots().plot([0, 1, 2], [index, 2 * index, 0], label=f"curve {index}")
+        plots.append(save_figure(figure, directory / f"plot_{index}", f"Caption number {index}."))
+    return plots
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A report with three figures and training curves: four images in all."""
+    directory = tmp_path_factory.mktemp("report")
+    path = write_report(
+        directory / "report.html",
+        title="Top tagging <MLP>",
+        config_yaml="model:\n  name: mlp  # <script>alert(1)</script>\n",
+        data_summary=[
+            {"split": "train", "class": "QCD", "events": 1200, "sum_weights": 1199.5},
+            {"split": "test", "class": "top", "events": 800, "sum_weights": 801.25},
+        ],
+        history=[{"epoch": e, "train_loss": 1 / (e + 1), "val_auc": 0.9} for e in range(3)],
+        metrics=METRICS,
+        figures=_figures(directory, 3),
+        extra_tables={"Runs": [{"run": "baseline", "auc": 0.8765}]},
+    )
+    return path, 4
+
+
+def test_report_holds_numbers_images_and_captions(report: tuple[Path, int]) -> None:
+    path, images = report
+    text = path.read_text(encoding="utf-8")
+    for expected in (
+        "0.9123 ± 0.0021",
+        "153 ± 12",
+        "1,200",
+        "801.2",
+        "0.8765",
+        "Caption number 2.",
+    ):
+        assert expected in text
+    assert len(re.findall(r'<img src="data:image/png;base64,', text)) == images
+    assert "&lt;MLP&gt;" in text
+    assert "<script>alert" not in text
+    assert [p.name for p in path.parent.glob(".*.part")] == []
+
+
+def test_report_fetches_nothing(report: tuple[Path, int]) -> None:
+    text = report[0].read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:|//)""", text)
+    assert "http" not in " ".join(re.findall(r"""(?:src|href)=["'][^"']{0,20}""", text))
+    assert "<link" not in text
+    assert "@import" not in text
+
+
+def test_report_refuses_a_figure_that_is_not_png(tmp_path: Path) -> None:
+    fake = tmp_path / "plot.png"
+    fake.write_text("not an image")
+    with pytest.raises(InputError, match="not a PNG"):
+        write_report(tmp_path / "report.html", title="t", figures=[fake])
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_report_renders_in_a_browser(report: tuple[Path, int], tmp_path: Path) -> None:
+    browser = chromium_or_skip()
+    path, images = report
+    dom = run_chromium(browser, tmp_path / "profile", "--dump-dom", path.as_uri()).stdout
+    assert f'data-images-loaded="{images}"' in dom
+    for expected in ("0.9123 ± 0.0021", "41.2 ± 1.7", "Caption number 0."):
+        assert expected in dom
+    screenshot = tmp_path / "report.png"
+    run_chromium(
+        browser,
+        tmp_path / "profile",
+        f"--screenshot={screenshot}",
+        "--window-size=1200,2000",
+        path.as_uri(),
+    )
+    with Image.open(screenshot) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None
+    assert len(colours) > 10
+
+
+def test_browser_check_notices_an_image_that_does_not_decode(
+    report: tuple[Path, int], tmp_path: Path
+) -> None:
+    browser = chromium_or_skip()
+    text = report[0].read_text(encoding="utf-8")
+    broken = tmp_path / "broken.html"
+    broken.write_text(text.replace("base64,iVBOR", "base64,AAAA", 1), encoding="utf-8")
+    dom = run_chromium(browser, tmp_path / "profile", "--dump-dom", broken.as_uri()).stdout
+    assert f'data-images-loaded="{report[1] - 1}"' in dom

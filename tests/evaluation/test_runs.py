@@ -1,0 +1,120 @@
+"""Evaluate and compare real runs: metrics.json, plots, a report that renders, comparisons."""
+
+import json
+
+import pytest
+from PIL import Image
+
+from helpers import chromium_or_skip, run_chromium, run_config, run_heplearn
+from heplearn.data.spec import DatasetSpec
+from heplearn.errors import ConfigError
+from heplearn.evaluation.report import format_number
+from heplearn.evaluation.runs import compare_run_directories, evaluate_run
+from heplearn.training.fit import train
+
+EVALUATION = {"observers": ["jet_pt", "jet_mass"], "images": "image", "bootstrap": 20}
+
+
+@pytest.fixture(scope="module")
+def top(generated_sample):
+    return generated_sample("top-vs-qcd", events=300, workers=2)
+
+
+@pytest.fixture(scope="module")
+def runs(top, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("evaluated")
+    made = {}
+    for name, model in {
+        "mlp": {"name": "mlp", "inputs": ["jet"], "widths": [32, 32]},
+        "logistic": {"name": "logistic", "inputs": ["jet"]},
+    }.items():
+        config = run_config(top, model, epochs=8, batch_size=32)
+        config["evaluation"] = EVALUATION
+        made[name] = train(config, folder / name)
+    evaluate_run(made["mlp"])
+    return made
+
+
+def test_evaluate_writes_metrics_plots_and_a_report(runs):
+    run = runs["mlp"].path
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["task"] == "binary"
+    assert 0.85 < metrics["auc"] <= 1
+    assert set(metrics["rejection"]) == {"0.3", "0.5", "0.8"}
+    assert metrics["rejection"]["0.5"] > 5
+    assert set(metrics["efficiency_vs"]) == {"jet_pt", "jet_mass"}
+    assert set(metrics["ks"]) == {"qcd", "top"}
+    assert metrics["events"]["test"] == pytest.approx(120, abs=30)
+    plots = {path.name for path in (run / "plots").iterdir()}
+    for stem in ("rejection", "scores", "sculpting_jet_mass", "efficiency_jet_pt", "gallery"):
+        assert any(name.startswith(stem) and name.endswith(".png") for name in plots), stem
+        assert any(name.startswith(stem) and name.endswith(".pdf") for name in plots), stem
+    report = (run / "report.html").read_text()
+    assert format_number(metrics["auc"], metrics["auc_uncertainty"]) in report
+    assert report.count("data:image/png;base64,") >= len([p for p in plots if p.endswith(".png")])
+
+
+def test_the_report_of_a_run_renders_in_a_browser(runs, tmp_path):
+    browser = chromium_or_skip()
+    report = runs["mlp"].path / "report.html"
+    figures = report.read_text().count("<img")
+    dom = run_chromium(browser, tmp_path / "profile", "--dump-dom", report.as_uri()).stdout
+    assert f'data-images-loaded="{figures}"' in dom
+    metrics = json.loads((runs["mlp"].path / "metrics.json").read_text())
+    auc = format_number(metrics["auc"], metrics["auc_uncertainty"])
+    for text in ("Metrics", "Data", "Training", "Configuration", auc):
+        assert text in dom
+    screenshot = tmp_path / "report.png"
+    run_chromium(
+        browser,
+        tmp_path / "profile",
+        f"--screenshot={screenshot}",
+        "--window-size=1200,3000",
+        report.as_uri(),
+    )
+    with Image.open(screenshot) as image:
+        assert len(image.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 50
+
+
+def test_evaluating_on_data_without_the_model_inputs_is_refused(runs):
+    config = runs["mlp"].config()
+    other = config.data.model_copy(
+        update={"inputs": {"mass": config.data.inputs["mass"]}, "standardise": {}}
+    )
+    with pytest.raises(ConfigError, match=r"inputs the model was trained on: jet \(jet_mass"):
+        evaluate_run(runs["mlp"], DatasetSpec.model_validate(other.model_dump()))
+
+
+def test_compare_overlays_runs_and_a_mass_baseline(runs, tmp_path):
+    comparison = compare_run_directories(
+        [runs["mlp"], runs["logistic"]], tmp_path, baselines=["jet_mass"], bootstrap=10
+    )
+    assert [row["run"] for row in comparison.rows] == ["mlp", "logistic", "jet_mass"]
+    assert comparison.plot.png.is_file() and comparison.html.is_file()
+    table = comparison.markdown.read_text()
+    assert "mlp" in table and "jet_mass" in table
+    mlp, _, mass = comparison.rows
+    assert mlp["auc"] > mass["auc"]
+
+
+def test_compare_refuses_runs_on_other_events(runs, top, tmp_path):
+    config = run_config(top, {"name": "logistic", "inputs": ["jet"]}, epochs=1)
+    config["seed"] = 99
+    other = train(config, tmp_path / "other-seed")
+    with pytest.raises(ConfigError, match="split other events"):
+        compare_run_directories([runs["mlp"], other], tmp_path / "out")
+
+
+def test_the_cli_prints_where_the_results_are(runs, tmp_path):
+    result = run_heplearn("evaluate", str(runs["logistic"].path), "--working-point", "0.3")
+    assert result.returncode == 0, result.stderr
+    assert "AUC" in result.stdout
+    assert "report:" in result.stdout
+    metrics = json.loads((runs["logistic"].path / "metrics.json").read_text())
+    assert metrics["working_point"]["target_signal_efficiency"] == 0.3
+    out = tmp_path / "compare"
+    result = run_heplearn(
+        "compare", str(runs["mlp"].path), str(runs["logistic"].path), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (out / "comparison.html").is_file()

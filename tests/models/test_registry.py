@@ -1,0 +1,89 @@
+"""Tests of the model registry: names, parameters, input selection and building."""
+
+import pytest
+import torch
+from torch import nn
+
+from heplearn.errors import ConfigError
+from heplearn.models.bdt import BoostedDecisionTrees
+from heplearn.models.registry import MODELS, build_model, model_params, select_inputs
+
+FAMILIES = [
+    "logistic",
+    "mlp",
+    "bdt",
+    "cnn",
+    "deepsets",
+    "pfn",
+    "efn",
+    "particlenet",
+    "particlenet-lite",
+    "part",
+    "part-small",
+]
+
+
+def test_every_family_is_registered() -> None:
+    assert list(MODELS) == FAMILIES
+    assert [name for name, family in MODELS.items() if family.estimator] == ["bdt"]
+    for name, family in MODELS.items():
+        assert family.description
+        assert model_params({"name": name}).name == name
+
+
+def test_unknown_name_lists_the_families_and_suggests_one() -> None:
+    with pytest.raises(ConfigError, match=r"did you mean 'particlenet'\?\); available: logistic"):
+        model_params({"name": "particlnet"})
+    with pytest.raises(ConfigError, match="needs a 'name'"):
+        model_params({"widths": [3]})
+
+
+def test_unknown_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"model\.widht: unknown key \(did you mean 'widths'\?\)"):
+        model_params({"name": "mlp", "widht": [8]})
+    with pytest.raises(ConfigError, match=r"model\.k: Input should be greater than 0"):
+        model_params({"name": "particlenet", "k": 0})
+
+
+def test_cnn_needs_an_image(zoo) -> None:
+    schema = zoo.schema(particles=10, tabular=2)
+    with pytest.raises(ConfigError, match=r"'cnn' needs exactly one image input \(found none\)"):
+        select_inputs(model_params({"name": "cnn"}), schema)
+
+
+def test_logistic_cannot_read_particles(zoo) -> None:
+    schema = zoo.schema(particles=10)
+    with pytest.raises(ConfigError, match=r"'logistic' reads image/tabular inputs"):
+        select_inputs(model_params({"name": "logistic"}), schema)
+    with pytest.raises(ConfigError, match=r"not particles \(particles\)"):
+        select_inputs(model_params({"name": "logistic", "inputs": ["particles"]}), schema)
+
+
+def test_selection_keeps_the_kinds_a_family_reads(zoo) -> None:
+    schema = zoo.schema(particles=10, tabular=2, image=(1, 8))
+    assert list(select_inputs(model_params({"name": "pfn"}), schema)) == ["particles", "jet"]
+    assert list(select_inputs(model_params({"name": "cnn"}), schema)) == ["jet", "image"]
+    assert list(select_inputs(model_params({"name": "bdt"}), schema)) == ["jet"]
+    chosen = select_inputs(model_params({"name": "mlp", "inputs": ["jet"]}), schema)
+    assert list(chosen) == ["jet"]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_family_builds_with_its_defaults(zoo, name: str) -> None:
+    schema = zoo.schema(particles=16, tabular=2, image=(1, 16), vectors=True)
+    section: dict[str, object] = {"name": name}
+    if name in {"part", "part-small"}:
+        section["vectors"] = "vectors"
+    elif name in {"logistic", "mlp"}:
+        section["inputs"] = ["jet"]
+    elif name not in {"cnn", "bdt"}:
+        section["inputs"] = ["particles", "jet"]  # not the four-vectors
+    model = build_model(model_params(section), schema, 3)
+    if name == "bdt":
+        assert isinstance(model, BoostedDecisionTrees)
+        return
+    assert isinstance(model, nn.Module)
+    with torch.no_grad():
+        out = model.eval()(zoo.batch(schema, size=2))
+    assert out.shape == (2, 3)
+    assert torch.isfinite(out).all()
