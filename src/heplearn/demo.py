@@ -87,6 +87,7 @@ def run_demo(
     models : tuple of DemoModel
         The models to train.
     """
+    from heplearn.evaluation.report import format_number
     from heplearn.evaluation.runs import compare_run_directories, evaluate_run
     from heplearn.training.config import load_run_config
     from heplearn.training.fit import train
@@ -122,11 +123,16 @@ def run_demo(
     for row in comparison.rows:
         table.add_row(
             str(row["run"]),
-            f"{row['auc']:.4f}",
-            f"{row['rejection_0.3']:.1f}",
-            f"{row['rejection_0.5']:.1f}",
+            format_number(row["auc"], row["auc_uncertainty"]),
+            format_number(row["rejection_0.3"], row["rejection_0.3_uncertainty"]),
+            format_number(row["rejection_0.5"], row["rejection_0.5_uncertainty"]),
         )
     console.print(table)
+    console.print(
+        "∞: no background jet of the test split passes; uncertainties from 100 bootstrap "
+        "replicas. Larger samples: heplearn generate top-vs-qcd --events 10000 --out "
+        "data/top-vs-qcd, then heplearn train configs/top-vs-qcd/<model>.yaml."
+    )
     for run in directories:
         console.print(f"report of {run.path.name}: {run.path / 'report.html'}")
     console.print(f"comparison: {comparison.html} (plot {comparison.plot.png})")

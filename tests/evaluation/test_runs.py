@@ -118,3 +118,33 @@ def test_the_cli_prints_where_the_results_are(runs, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (out / "comparison.html").is_file()
+
+
+def test_a_multiclass_run_gets_its_confusion_matrix(top, tmp_path):
+    config = run_config(
+        top, {"name": "mlp", "inputs": ["jet"], "widths": [16]}, epochs=12, batch_size=16
+    )
+    config["data"]["label"] = "where(is_signal == 1, 2, where(jet_pt > 600, 1, 0))"
+    config["data"]["classes"] = ["qcd-low-pt", "qcd-high-pt", "top"]
+    run = train(config, tmp_path / "multi")
+    metrics = evaluate_run(run).evaluation.metrics
+    assert metrics["task"] == "multiclass"
+    assert len(metrics["confusion_matrix"]) == 3
+    assert metrics["one_vs_rest"]["top"]["auc"] > 0.85
+    assert (run.path / "plots" / "confusion_matrix.png").is_file() or any(
+        p.name.startswith("confusion") for p in (run.path / "plots").iterdir()
+    )
+
+
+def test_a_regression_run_gets_mae_and_r2(top, tmp_path):
+    config = run_config(
+        top, {"name": "mlp", "inputs": ["jet"], "widths": [32]}, epochs=20, batch_size=16
+    )
+    data = config["data"]
+    del data["label"], data["classes"]
+    data["target"] = "jet_mass / 100"
+    run = train(config, tmp_path / "regression")
+    metrics = evaluate_run(run).evaluation.metrics
+    assert metrics["task"] == "regression"
+    assert metrics["r2"] > 0.8  # the jet mass is among the inputs
+    assert any(p.name.startswith("parity") for p in (run.path / "plots").iterdir())

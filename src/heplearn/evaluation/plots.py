@@ -600,6 +600,9 @@ def sculpting_figure(
             (np.ones(len(values), dtype=bool), f"{sample}, all"),
             (scores >= cut.threshold, f"{sample}, {_cut_label(cut)}"),
         ):
+            if weights[selected].sum() <= 0:  # no event passes: nothing to draw
+                axes.plot([], [], " ", label=f"{label}: no event passes")
+                continue
             density, errors = _density(values[selected], weights[selected], edges)
             mplhep.histplot(density, edges, yerr=errors, histtype="step", label=label, ax=axes)
         axes.set_xlabel(observer)
