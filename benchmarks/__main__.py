@@ -3,10 +3,24 @@
 import argparse
 from pathlib import Path
 
-from benchmarks import bench_generate, bench_images, bench_loading, bench_shuffle
+from benchmarks import (
+    bench_export,
+    bench_generate,
+    bench_images,
+    bench_loading,
+    bench_shuffle,
+    bench_training,
+)
 from benchmarks.report import write_report
 
-MODULES = (bench_generate, bench_images, bench_loading, bench_shuffle)
+MODULES = (
+    bench_generate,
+    bench_images,
+    bench_loading,
+    bench_shuffle,
+    bench_training,
+    bench_export,
+)
 
 
 def main() -> None:

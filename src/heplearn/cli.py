@@ -367,3 +367,32 @@ def compare(
         [RunDirectory(path) for path in runs], out, baselines=baseline or [], bootstrap=bootstrap
     )
     typer.echo(f"comparison: {comparison.html} (table {comparison.markdown})")
+
+
+class ExportFormat(StrEnum):
+    """Export formats."""
+
+    onnx = "onnx"
+
+
+@app.command()
+@reports_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="A run directory (the --out of heplearn train).")],
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", help="Export format.")
+    ] = ExportFormat.onnx,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="File or folder (default: the run).")
+    ] = None,
+    opset: Annotated[int | None, typer.Option(help="ONNX opset (18 to 23).")] = None,
+    check: Annotated[
+        bool, typer.Option(help="Compare ONNX Runtime with PyTorch on the test split.")
+    ] = True,
+) -> None:
+    """Export a trained network to ONNX (raw inputs in, scores out), checked against PyTorch."""
+    from heplearn.deploy.export import export_onnx
+    from heplearn.run_directory import RunDirectory
+
+    report = export_onnx(RunDirectory(run), out, opset=opset, check=check)
+    typer.echo(report.summary())

@@ -144,3 +144,14 @@ def test_the_cli_reports_a_model_that_cannot_read_the_inputs(top, tmp_path):
     assert result.stderr.strip().count("\n") == 0
     assert "cnn" in result.stderr and "image" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_a_logger_whose_package_is_missing_says_what_to_install(top, tmp_path):
+    try:
+        import tensorboard  # noqa: F401
+    except ModuleNotFoundError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here")
+    with pytest.raises(ConfigError, match="pip install tensorboard"):
+        train(run_config(top, MLP, logger="tensorboard"), tmp_path / "run")

@@ -1,0 +1,781 @@
+"""ONNX export of a trained network: raw inputs in, scores out, checked against PyTorch.
+
+The exported graph is the whole prediction of a run, so that a C++ (or any other) user
+feeds what the dataset spec describes and gets what ``heplearn evaluate`` sees:
+
+- **inputs**, named as in the dataset spec, in the model's order: each input the model
+  reads, ``float32``, *before* standardisation (the values of the spec's expressions,
+  padded and imaged as the data layer makes them), and ``<name>_mask`` (``bool``, true
+  for real particles) after every particles input;
+- **inside**: the run's standardisation (padded particles keep the pad value), the
+  network and the task's output function;
+- **outputs**: ``scores`` (the signal probability ``(batch,)`` for two classes, the class
+  probabilities ``(batch, K)`` for more, the predicted value ``(batch,)`` for
+  regression) and, for classification, ``logits`` (the network's raw outputs, ``(batch,)``
+  or ``(batch, K)``), which keep their resolution where probabilities saturate near 0 or 1.
+
+The batch axis is dynamic, and so is the particle axis when the model allows it: the
+same jets padded to another length give the same scores. The Particle Transformer with
+pair features is the exception: its pairs are indexed for the training length, so its
+particle axis is exported static (``dynamic_length: false`` in the metadata).
+
+What to feed is written twice: as JSON in the model's ``metadata_props`` (key
+``heplearn``) and beside the file (``model.onnx.json``): input names, kinds, columns
+(the expressions), shapes, pad values, standardisation, class names, versions.
+"""
+
+import dataclasses
+import json
+import logging
+import math
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime
+import torch
+from google.protobuf.message import DecodeError
+from torch import Tensor, nn
+
+import heplearn
+from heplearn.data.dataset import load_dataset
+from heplearn.data.preprocessing import Preprocessing
+from heplearn.data.spec import DatasetSpec, ParticlesInput
+from heplearn.data.splits import SPLIT_NAMES
+from heplearn.errors import ConfigError, HeplearnError, InputError, OutputError
+from heplearn.files import atomic_path
+from heplearn.models.registry import model_family, select_inputs
+from heplearn.models.schema import InputSchema
+from heplearn.run_directory import RunDirectory
+from heplearn.training.task import Task
+from heplearn.versions import package_versions
+
+ONNX_FILE = "model.onnx"
+METADATA_KEY = "heplearn"
+FORMAT = "heplearn-onnx"
+FORMAT_VERSION = 1
+TOLERANCE = 1e-5
+CHECK_EVENTS = 10_000
+CHECK_BATCH = 256
+AXES_CHECK_EVENTS = 128
+BATCH_AXIS = "batch"
+# torch.onnx's operator library is written for opset 18; it converts down to older opsets
+# with the ONNX version converter, which breaks some graphs (ParT's at 17)
+MIN_OPSET = 18
+
+# torch.export (inside the exporter) pickles pytree specs, which trips torch 2.13's own
+# deprecation of `isinstance(treespec, LeafSpec)`; nothing a user can change.
+_EXPORT_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*",)
+# The exporter's registry logs a warning per torchvision operator when torchvision is not
+# installed; our models use none of them.
+_QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """What :func:`export_onnx` wrote and how well it agrees with PyTorch.
+
+    Attributes
+    ----------
+    path : Path
+        The ONNX file.
+    metadata_path : Path
+        The JSON sidecar (the same metadata as in the model's ``metadata_props``).
+    size_bytes : int
+        Size of the ONNX file.
+    opset : int
+        The ``ai.onnx`` opset of the graph.
+    inputs, outputs : tuple of str
+        Names of the graph's inputs and outputs, in order.
+    dynamic_particles : bool or None
+        Whether the particle axis is dynamic (``None``: the model reads no particles).
+    events_compared : int
+        Test events run through both ONNX Runtime and PyTorch (0 without the check).
+    max_abs_difference : float or None
+        Largest ``|ONNX Runtime - PyTorch|`` of the scores over every comparison (the
+        test events, other batch sizes, other padded lengths); ``None`` without the check.
+    max_abs_difference_logits : float or None
+        The same for the logits (``None`` for regression or without the check).
+    lengths_checked : tuple of int
+        Particle lengths at which the scores were compared (the training length first).
+    """
+
+    path: Path
+    metadata_path: Path
+    size_bytes: int
+    opset: int
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    dynamic_particles: bool | None
+    events_compared: int = 0
+    max_abs_difference: float | None = None
+    max_abs_difference_logits: float | None = None
+    lengths_checked: tuple[int, ...] = ()
+
+    def summary(self) -> str:
+        """A few lines for the command line."""
+        lines = [f"wrote {self.path} ({self.size_bytes / 1e6:.2f} MB, opset {self.opset})"]
+        lines.append(f"inputs: {', '.join(self.inputs)}; outputs: {', '.join(self.outputs)}")
+        if self.dynamic_particles is not None:
+            axis = "dynamic" if self.dynamic_particles else "static (the training length)"
+            lines.append(f"particle axis: {axis}")
+        if self.max_abs_difference is not None:
+            lines.append(
+                f"ONNX Runtime vs PyTorch on {self.events_compared} test events: "
+                f"max |Δ score| = {self.max_abs_difference:.2e}"
+            )
+        return "\n".join(lines)
+
+
+class ScoringModel(nn.Module):
+    """A network with the run's standardisation before it and the task's scores after it.
+
+    ``forward`` takes the inputs positionally in the order of :func:`graph_input_names`
+    (each input raw, ``<name>_mask`` after each particles input) and returns
+    ``(scores, logits)`` for classification, ``(scores,)`` for regression.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The trained network (``model(batch) -> (batch, n_outputs)``).
+    schema : InputSchema
+        The inputs the network reads, in order.
+    spec : DatasetSpec
+        The run's dataset spec (pad values of the particles inputs).
+    standardisation : dict
+        ``{input: {"mean": [...], "std": [...]}}`` of the run's preprocessing.
+    task : Task
+        The learning task (which output function applies).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        schema: InputSchema,
+        spec: DatasetSpec,
+        standardisation: dict[str, dict[str, list[float]]],
+        task: Task,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.schema = dict(schema)
+        self.task = task
+        self.names = graph_input_names(schema)
+        self.pad_values = {name: pad_value(spec, name) for name in schema}
+        self.standardised = [name for name in schema if name in standardisation]
+        for index, name in enumerate(self.standardised):
+            statistics = standardisation[name]
+            # float32, as Preprocessing.apply subtracts and divides: the same roundings
+            self.register_buffer(
+                f"mean_{index}", torch.tensor(statistics["mean"], dtype=torch.float32)
+            )
+            self.register_buffer(
+                f"std_{index}", torch.tensor(statistics["std"], dtype=torch.float32)
+            )
+
+    def standardise(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The batch with standardised inputs, as ``Preprocessing.apply`` makes them."""
+        batch = dict(batch)
+        for index, name in enumerate(self.standardised):
+            scaled = (batch[name] - getattr(self, f"mean_{index}")) / getattr(self, f"std_{index}")
+            if self.schema[name].kind == "particles":
+                real = batch[f"{name}_mask"].unsqueeze(-1)
+                scaled = torch.where(real, scaled, self.pad_values[name])
+            batch[name] = scaled
+        return batch
+
+    def outputs(self, raw_outputs: Tensor) -> tuple[Tensor, ...]:
+        """``(scores, logits)`` (classification) or ``(scores,)`` from the network's outputs."""
+        scores = self.task.scores(raw_outputs)
+        if self.task.kind == "regression":
+            return (scores,)
+        logits = raw_outputs[:, 0] if self.task.kind == "binary" else raw_outputs
+        return scores, logits
+
+    def forward(self, *tensors: Tensor) -> tuple[Tensor, ...]:
+        """Scores (and logits) from the raw inputs and masks, in graph order."""
+        batch = dict(zip(self.names, tensors, strict=True))
+        return self.outputs(self.model(self.standardise(batch)))
+
+
+def graph_input_names(schema: InputSchema) -> list[str]:
+    """The graph's inputs in order: every input, ``<name>_mask`` after each particles input."""
+    names = []
+    for name, info in schema.items():
+        names.append(name)
+        if info.kind == "particles":
+            names.append(f"{name}_mask")
+    return names
+
+
+def output_names(task: Task) -> list[str]:
+    """``["scores", "logits"]`` for classification, ``["scores"]`` for regression."""
+    return ["scores"] if task.kind == "regression" else ["scores", "logits"]
+
+
+def pad_value(spec: DatasetSpec, name: str) -> float:
+    """The pad value of a particles input (0 for other kinds)."""
+    definition = spec.inputs[name]
+    return definition.pad_value if isinstance(definition, ParticlesInput) else 0.0
+
+
+def export_onnx(
+    run: RunDirectory | Path | str,
+    out: Path | str | None = None,
+    *,
+    opset: int | None = None,
+    check: bool = True,
+    check_events: int | None = CHECK_EVENTS,
+) -> ExportReport:
+    """Export the network of a finished run to ONNX, checked against PyTorch.
+
+    Parameters
+    ----------
+    run : RunDirectory or path
+        The run directory (``--out`` of ``heplearn train``).
+    out : path, optional
+        The ONNX file to write, or a folder to write ``model.onnx`` into; default
+        ``RUN_DIR/model.onnx``. The metadata goes beside it, ``.json`` appended to the name.
+    opset : int, optional
+        The ``ai.onnx`` opset, at least 18; default: the exporter's recommended one.
+    check : bool
+        Compare ONNX Runtime with PyTorch on the run's test split before writing: the
+        scores must agree to ``1e-5`` (relative above 1), at the training length, at
+        other batch sizes and, for a dynamic particle axis, padded longer and cut shorter.
+    check_events : int or None
+        How many test events to compare (the first ones); ``None``: all of them.
+
+    Returns
+    -------
+    ExportReport
+        The file, its size and the measured differences.
+
+    Raises
+    ------
+    ConfigError
+        For an opset below 18 or a ``check_events`` below 1.
+    InputError
+        When ``run`` is not a finished run directory, holds a ``bdt`` (a scikit-learn
+        estimator), or its test data cannot be read for the check.
+    OutputError
+        When the file cannot be written, or ONNX Runtime and PyTorch disagree (nothing
+        is written then).
+    """
+    if opset is not None and opset < MIN_OPSET:
+        raise ConfigError(
+            f"opset {opset} is too old: torch.onnx writes opset {MIN_OPSET} or newer; "
+            "choose one your runtime supports (ONNX Runtime >= 1.14 reads 18)"
+        )
+    if check_events is not None and check_events < 1:
+        raise ConfigError(f"check_events must be at least 1 (or None for all), not {check_events}")
+    run = run if isinstance(run, RunDirectory) else RunDirectory(Path(run))
+    config = run.config()
+    if model_family(config.model.name).estimator:
+        raise InputError(
+            f"{run.path} holds a {config.model.name!r} model, a scikit-learn estimator: ONNX "
+            "export covers the neural networks only. Convert the estimator yourself with "
+            "skl2onnx (not installed with heplearn), or predict with heplearn predict"
+        )
+    model = run.load_model()
+    task = run.task()
+    schema = select_inputs(config.model, run.schema())
+    spec = config.model_data()
+    preprocessing = run.preprocessing()
+    scoring = ScoringModel(model, schema, spec, preprocessing.standardisation, task).eval()
+    proto, dynamic_particles, shapes = _export(scoring, schema, opset)
+    names, outputs = graph_input_names(schema), output_names(task)
+    opset_used = next(
+        entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")
+    )
+    metadata = export_metadata(
+        run, spec, schema, task, preprocessing, dynamic_particles, shapes, opset_used
+    )
+    proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(metadata))
+    proto.doc_string = (
+        f"heplearn {heplearn.__version__}: {config.model.name} ({task.kind}) from run "
+        f"{run.path.name}; raw inputs, standardised inside; metadata under {METADATA_KEY!r}"
+    )
+
+    path = Path(out) if out is not None else run.path
+    if path.is_dir():
+        path = path / ONNX_FILE
+    sidecar = path.with_name(path.name + ".json")
+    comparison = _Comparison()
+    with _writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as onnx_temporary, atomic_path(sidecar) as json_temporary:
+        with _writing(path):
+            onnx.save_model(proto, onnx_temporary)
+        if check:  # before the rename: a model that fails it is never written
+            comparison = _check(
+                onnx_temporary, scoring, run, spec, preprocessing, check_events, dynamic_particles
+            )
+        with _writing(sidecar):
+            json_temporary.write_text(json.dumps(metadata, indent=2) + "\n")
+    return ExportReport(
+        path=path,
+        metadata_path=sidecar,
+        size_bytes=path.stat().st_size,
+        opset=opset_used,
+        inputs=tuple(names),
+        outputs=tuple(outputs),
+        dynamic_particles=dynamic_particles,
+        events_compared=comparison.events,
+        max_abs_difference=comparison.scores if check else None,
+        max_abs_difference_logits=comparison.logits
+        if check and task.kind != "regression"
+        else None,
+        lengths_checked=tuple(comparison.lengths),
+    )
+
+
+def read_metadata(path: Path | str) -> dict[str, Any]:
+    """The heplearn metadata of an exported ONNX file (inputs, classes, versions...).
+
+    Raises
+    ------
+    InputError
+        When the file is not an ONNX model written by :func:`export_onnx`.
+    """
+    path = Path(path)
+    try:
+        proto = onnx.load_model(path, format="protobuf", load_external_data=False)
+    except (OSError, DecodeError) as error:
+        raise InputError(f"{path}: not a readable ONNX model ({error})") from None
+    for entry in proto.metadata_props:
+        if entry.key == METADATA_KEY:
+            metadata: dict[str, Any] = json.loads(entry.value)
+            return metadata
+    raise InputError(f"{path}: no heplearn metadata; export the run with heplearn export")
+
+
+def export_metadata(
+    run: RunDirectory,
+    spec: DatasetSpec,
+    schema: InputSchema,
+    task: Task,
+    preprocessing: Preprocessing,
+    dynamic_particles: bool | None,
+    shapes: dict[str, list[int | str]],
+    opset: int,
+) -> dict[str, Any]:
+    """Everything a user of the ONNX file needs to know to feed it and read its outputs.
+
+    ``shapes`` are the shapes the graph declares for its inputs (axis names or sizes).
+    """
+    info = run.info()
+    inputs: list[dict[str, Any]] = []
+    for name, input_info in schema.items():
+        definition = spec.inputs[name].model_dump(mode="json")
+        entry: dict[str, Any] = {
+            "name": name,
+            "kind": input_info.kind,
+            "dtype": "float32",
+            "shape": shapes[name],
+            "columns": list(input_info.columns),
+            "standardised_in_graph": name in preprocessing.standardisation,
+            "definition": definition,
+        }
+        if input_info.kind == "particles":
+            length = input_info.shape[0]
+            entry |= {
+                "mask": f"{name}_mask",
+                "pad_value": pad_value(spec, name),
+                "length": length,
+                "dynamic_length": bool(dynamic_particles),
+            }
+        inputs.append(entry)
+        if input_info.kind == "particles":
+            inputs.append(
+                {
+                    "name": f"{name}_mask",
+                    "kind": "mask",
+                    "dtype": "bool",
+                    "shape": shapes[f"{name}_mask"],
+                    "of": name,
+                    "meaning": "true for real particles, false for padding",
+                }
+            )
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "heplearn_version": heplearn.__version__,
+        "versions": package_versions() | {"onnx": onnx.__version__},
+        "opset": opset,
+        "model": info.get("model"),
+        "task": task.kind,
+        "class_names": run.class_names(),
+        "inputs": inputs,
+        "outputs": _output_descriptions(task, run.class_names()),
+        "dynamic_axes": {
+            "batch": True,
+            "particles": dynamic_particles,
+        },
+        "variables": dict(spec.variables),
+        "selection": spec.selection,
+        "standardisation": preprocessing.standardisation,
+        "run": {"path": str(run.path.resolve()), "finished": info.get("finished")},
+    }
+
+
+def _output_descriptions(task: Task, class_names: list[str] | None) -> list[dict[str, Any]]:
+    if task.kind == "regression":
+        return [{"name": "scores", "shape": [BATCH_AXIS], "meaning": "the predicted value"}]
+    if task.kind == "binary":
+        signal = class_names[1] if class_names else "class 1"
+        return [
+            {"name": "scores", "shape": [BATCH_AXIS], "meaning": f"probability of {signal}"},
+            {"name": "logits", "shape": [BATCH_AXIS], "meaning": f"logit of {signal}"},
+        ]
+    k = task.n_outputs
+    return [
+        {"name": "scores", "shape": [BATCH_AXIS, k], "meaning": "class probabilities (softmax)"},
+        {"name": "logits", "shape": [BATCH_AXIS, k], "meaning": "logits of the classes"},
+    ]
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Turn an operating-system error while writing ``path`` into an :class:`OutputError`."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's known, harmless warnings and log lines (see the constants)."""
+    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        for message in _EXPORT_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        for logger in loggers:
+            logger.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+def _example_inputs(schema: InputSchema) -> tuple[Tensor, ...]:
+    """Random inputs of the training shapes; the batch size differs from every length."""
+    lengths = {info.shape[0] for info in schema.values() if info.kind == "particles"}
+    batch = next(size for size in range(2, 1000) if size not in lengths)
+    generator = torch.Generator().manual_seed(0)
+    tensors: list[Tensor] = []
+    for info in schema.values():
+        tensors.append(torch.randn((batch, *info.shape), generator=generator))
+        if info.kind == "particles":
+            length = info.shape[0]
+            real = torch.arange(length).unsqueeze(0) < torch.arange(
+                length, length - batch, -1
+            ).clamp(min=1).unsqueeze(1)
+            tensors.append(real)
+    return tuple(tensors)
+
+
+def _dynamic_shapes(schema: InputSchema) -> tuple[tuple[dict[int, Any], ...]]:
+    """Batch and particle axes as ``Dim.AUTO``, one entry per positional input."""
+    auto = torch.export.Dim.AUTO
+    shapes: list[dict[int, Any]] = []
+    for info in schema.values():
+        if info.kind == "particles":
+            shapes += [{0: auto, 1: auto}, {0: auto, 1: auto}]
+        else:
+            shapes.append({0: auto})
+    return (tuple(shapes),)  # one entry: forward takes the tensors as *args
+
+
+def _export_program(scoring: ScoringModel, schema: InputSchema, opset: int | None) -> Any:
+    with _quiet_exporter(), torch.no_grad():
+        try:
+            return torch.onnx.export(
+                scoring,
+                _example_inputs(schema),
+                dynamo=True,
+                input_names=scoring.names,
+                output_names=output_names(scoring.task),
+                dynamic_shapes=_dynamic_shapes(schema),
+                opset_version=opset,
+                verbose=False,
+            )
+        except Exception as error:  # the exporter's errors are long; keep their summary
+            summary = str(error).split("## Exception summary", 1)[-1].strip().splitlines()
+            reason = next((line for line in summary if line.strip()), type(error).__name__)
+            raise OutputError(
+                f"torch.onnx could not export model {scoring.model.__class__.__name__}: "
+                f"{reason}. This is a limitation of the model or of torch.onnx "
+                f"{torch.__version__}; report it with the run's config.yaml"
+            ) from error
+
+
+def _axis_is_dynamic(program: Any, position: int, axis: int) -> bool:
+    """Whether the exported program kept an input axis symbolic with a range of sizes."""
+    exported = program.exported_program
+    placeholders = {node.name: node for node in exported.graph.nodes if node.op == "placeholder"}
+    value = placeholders[exported.graph_signature.user_inputs[position]].meta["val"]
+    size = value.shape[axis]
+    if isinstance(size, int):
+        return False
+    bounds = exported.range_constraints.get(size.node.expr)
+    return bounds is None or bounds.lower != bounds.upper
+
+
+def _export(
+    scoring: ScoringModel, schema: InputSchema, opset: int | None
+) -> tuple[onnx.ModelProto, bool | None, dict[str, list[int | str]]]:
+    """The ONNX model, whether its particle axis is dynamic (``None``: no particles) and
+    the shapes its inputs declare.
+
+    Every axis is exported as ``Dim.AUTO``: torch.export keeps an axis symbolic where the
+    model allows it and pins it to the example's size otherwise (ParT's pair indices pin
+    the particle axis). A pinned axis is still symbolic in the ONNX graph, which then
+    computes wrong numbers for other sizes; :func:`_name_axes` declares it static, so
+    that ONNX Runtime rejects other lengths.
+    """
+    positions = {name: index for index, name in enumerate(scoring.names)}
+    particles = [name for name, info in schema.items() if info.kind == "particles"]
+    program = _export_program(scoring, schema, opset)
+    for name in scoring.names:
+        if not _axis_is_dynamic(program, positions[name], 0):
+            raise OutputError(
+                f"torch.onnx pinned the batch axis of input {name!r}; the model cannot be "
+                "exported with a dynamic batch size"
+            )
+    dynamic = None
+    if particles:
+        dynamic = all(_axis_is_dynamic(program, positions[name], 1) for name in particles)
+    proto: onnx.ModelProto = program.model_proto
+    return proto, dynamic, _name_axes(proto, schema, dynamic)
+
+
+def _name_axes(
+    proto: onnx.ModelProto, schema: InputSchema, dynamic_particles: bool | None
+) -> dict[str, list[int | str]]:
+    """Name the symbolic axes ``batch`` and ``particles`` (torch calls them ``s0``, ``s1``).
+
+    A particle axis that the export pinned gets its training length instead of a name.
+    Particles inputs whose axes torch found independent get ``<input>_particles``.
+
+    Returns
+    -------
+    dict
+        The declared shape of every graph input.
+    """
+    masks = {f"{name}_mask": name for name, info in schema.items() if info.kind == "particles"}
+    renames: dict[str, str] = {}
+    shapes: dict[str, list[int | str]] = {}
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if dims[0].dim_param:
+            renames.setdefault(dims[0].dim_param, BATCH_AXIS)
+            dims[0].dim_param = BATCH_AXIS
+        particles = masks.get(value.name, value.name)
+        if schema[particles].kind == "particles" and dims[1].dim_param:
+            if dynamic_particles:
+                if dims[1].dim_param not in renames:
+                    taken = "particles" in renames.values()
+                    renames[dims[1].dim_param] = f"{particles}_particles" if taken else "particles"
+                dims[1].dim_param = renames[dims[1].dim_param]
+            else:
+                dims[1].dim_value = schema[particles].shape[0]
+        shapes[value.name] = [dim.dim_param or dim.dim_value for dim in dims]
+    for value in [*proto.graph.output, *proto.graph.value_info]:
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in renames:
+                dim.dim_param = renames[dim.dim_param]
+    for value in proto.graph.output:
+        dims = value.type.tensor_type.shape.dim
+        if dims and dims[0].dim_param:
+            dims[0].dim_param = BATCH_AXIS
+    return shapes
+
+
+# ----------------------------------------------------------------------------- check
+
+
+@dataclass
+class _Comparison:
+    events: int = 0
+    scores: float = 0.0
+    logits: float = 0.0
+    lengths: list[int] = dataclasses.field(default_factory=list)
+
+    def add(
+        self, reference: Sequence[np.ndarray], exported: Sequence[np.ndarray], what: str
+    ) -> None:
+        """Fold in one comparison; raise when it is outside the tolerance."""
+        for index, (expected, got) in enumerate(zip(reference, exported, strict=True)):
+            difference = np.abs(got.astype(np.float64) - expected)
+            allowed = TOLERANCE * np.maximum(1.0, np.abs(expected))
+            output = "scores" if index == 0 else "logits"
+            largest = float(difference.max(initial=0.0))
+            if not np.all(difference <= allowed):  # NaN fails too
+                raise OutputError(
+                    f"ONNX Runtime and PyTorch disagree on the {output} ({what}): max |Δ| = "
+                    f"{largest:.3g} > {TOLERANCE:g}; nothing was written. Report it with the "
+                    "run's config.yaml, or export with check=False at your own risk"
+                )
+            if output == "scores":
+                self.scores = max(self.scores, largest)
+            else:
+                self.logits = max(self.logits, largest)
+
+
+def _test_events(
+    run: RunDirectory, spec: DatasetSpec, preprocessing: Preprocessing, limit: int | None
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The first test events twice: raw (standardisation off) and as the model saw them."""
+    raw_preprocessing = dataclasses.replace(preprocessing, standardisation={})
+    try:
+        dataset = load_dataset(spec, run.config().seed, raw_preprocessing)
+    except HeplearnError as error:
+        raise type(error)(
+            f"{error} (the check reads the run's test split; make the data readable again "
+            "or export with check=False)"
+        ) from error
+    events = dataset.events.take(dataset.events.split == SPLIT_NAMES.index("test"))
+    if len(events) == 0:
+        raise InputError(
+            f"the test split of {run.path} is empty, so the export cannot be checked; "
+            "give the dataset spec a test fraction or export with check=False"
+        )
+    if limit is not None:
+        events = events.take(slice(0, limit))
+    standardised = preprocessing.apply(spec, events)
+    return _batch_arrays(events.inputs, events.masks), _batch_arrays(
+        standardised.inputs, standardised.masks
+    )
+
+
+def _batch_arrays(
+    inputs: dict[str, np.ndarray], masks: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    arrays = {
+        name: np.ascontiguousarray(values, dtype=np.float32) for name, values in inputs.items()
+    }
+    arrays |= {
+        f"{name}_mask": np.ascontiguousarray(mask, dtype=bool) for name, mask in masks.items()
+    }
+    return arrays
+
+
+def _in_batches(arrays: dict[str, np.ndarray], batch: int) -> Iterator[dict[str, np.ndarray]]:
+    events = len(next(iter(arrays.values())))
+    for start in range(0, events, batch):
+        yield {name: values[start : start + batch] for name, values in arrays.items()}
+
+
+def torch_outputs(
+    scoring: ScoringModel, standardised: dict[str, np.ndarray], batch: int = CHECK_BATCH
+) -> list[np.ndarray]:
+    """PyTorch's outputs on standardised inputs (as the data layer makes them), batch by batch.
+
+    This is the computation of ``heplearn.inference.Scorer``, the network run eagerly
+    without gradients, with the logits kept.
+    """
+    parts: list[tuple[Tensor, ...]] = []
+    with torch.no_grad():
+        for chunk in _in_batches({name: standardised[name] for name in scoring.names}, batch):
+            tensors = {name: torch.from_numpy(values) for name, values in chunk.items()}
+            parts.append(scoring.outputs(scoring.model(tensors)))
+    return [torch.cat(outputs).numpy() for outputs in zip(*parts, strict=True)]
+
+
+def onnx_outputs(
+    session: Any, arrays: dict[str, np.ndarray], batch: int = CHECK_BATCH
+) -> list[np.ndarray]:
+    """ONNX Runtime's outputs on a batch dictionary, batch by batch."""
+    names = [value.name for value in session.get_inputs()]
+    parts = [
+        session.run(None, chunk) for chunk in _in_batches({n: arrays[n] for n in names}, batch)
+    ]
+    return [np.concatenate(outputs) for outputs in zip(*parts, strict=True)]
+
+
+def _resized(
+    arrays: dict[str, np.ndarray],
+    schema: InputSchema,
+    spec: DatasetSpec,
+    length: Callable[[int], int],
+) -> dict[str, np.ndarray]:
+    """Each particles input cut to ``length(L)`` or padded to it (pad value, mask false)."""
+    resized = dict(arrays)
+    for name, info in schema.items():
+        if info.kind != "particles":
+            continue
+        values, mask = arrays[name], arrays[f"{name}_mask"]
+        current, wanted = values.shape[1], length(values.shape[1])
+        if wanted <= current:
+            resized[name], resized[f"{name}_mask"] = values[:, :wanted], mask[:, :wanted]
+            continue
+        shape = (len(values), wanted - current)
+        padding = np.full((*shape, values.shape[2]), pad_value(spec, name), np.float32)
+        resized[name] = np.concatenate([values, padding], axis=1)
+        resized[f"{name}_mask"] = np.concatenate([mask, np.zeros(shape, bool)], axis=1)
+    return resized
+
+
+def _longer(length: int) -> int:
+    return length + max(4, length // 4)
+
+
+def _shorter(length: int) -> int:
+    return max(1, math.ceil(length / 2))
+
+
+def _check(
+    path: Path,
+    scoring: ScoringModel,
+    run: RunDirectory,
+    spec: DatasetSpec,
+    preprocessing: Preprocessing,
+    limit: int | None,
+    dynamic_particles: bool | None,
+) -> _Comparison:
+    """Compare ONNX Runtime with PyTorch on real test events; raise when they disagree."""
+    raw, standardised = _test_events(run, spec, preprocessing, limit)
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # leave the CPU
+    try:
+        session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as error:  # onnxruntime's errors have no common public base class
+        raise OutputError(
+            f"ONNX Runtime {onnxruntime.__version__} cannot load the exported model ({error}); "
+            "nothing was written. Choose an opset it supports, or export with check=False"
+        ) from None
+    comparison = _Comparison(events=len(raw[scoring.names[0]]))
+    # the reference is what evaluate and predict compute (heplearn.inference.Scorer): the
+    # data layer standardises, then the network and the task's output function run eagerly
+    reference = torch_outputs(scoring, standardised)
+    comparison.add(reference, onnx_outputs(session, raw), "test events")
+    few = {name: values[:AXES_CHECK_EVENTS] for name, values in raw.items()}
+    few_standardised = {name: values[:AXES_CHECK_EVENTS] for name, values in standardised.items()}
+    few_reference = [values[:AXES_CHECK_EVENTS] for values in reference]
+    comparison.add(few_reference, onnx_outputs(session, few, batch=1), "one event at a time")
+    lengths = [info.shape[0] for info in scoring.schema.values() if info.kind == "particles"]
+    comparison.lengths = lengths[:1]
+    if dynamic_particles:
+        schema = scoring.schema
+        padded = _resized(few, schema, spec, _longer)
+        comparison.add(few_reference, onnx_outputs(session, padded), "padded longer")
+        comparison.add(
+            torch_outputs(scoring, _resized(few_standardised, schema, spec, _shorter)),
+            onnx_outputs(session, _resized(few, schema, spec, _shorter)),
+            "with fewer particles",
+        )
+        comparison.lengths += [_longer(lengths[0]), _shorter(lengths[0])]
+    return comparison
