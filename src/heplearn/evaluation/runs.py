@@ -120,6 +120,10 @@ def _gallery_image(run: RunDirectory, settings: EvaluationConfig) -> str | None:
     return next((n for n, info in run.schema().items() if info.kind == "image"), None)
 
 
+def _title(run_name: str, model: str) -> str:
+    return f"heplearn run {run_name}" + ("" if run_name == model else f" ({model})")
+
+
 def evaluate_run(
     run: RunDirectory,
     data: DatasetSpec | None = None,
@@ -152,7 +156,7 @@ def evaluate_run(
     metrics_path = write_metrics(evaluation.metrics, run.path / METRICS)
     report_path = write_report(
         run.path / REPORT,
-        title=f"{config.model.name}: {run.path.name}",
+        title=_title(run.path.name, config.model.name),
         config_yaml=config.to_yaml(),
         data_summary=data_summary(predictions, task.kind, class_names),
         history=run.history(),
