@@ -153,6 +153,12 @@ class ZooChecks:
         """Model outputs in evaluation mode."""
         return model.eval()(batch)
 
+    def assert_outputs(self, model: nn.Module, batch: Batch, shape: tuple[int, int]) -> None:
+        """Outputs in evaluation mode have ``shape`` (batch, n_outputs) and are finite."""
+        out = self.outputs(model, batch)
+        assert out.shape == shape
+        assert torch.isfinite(out).all()
+
     def assert_padding_ignored(self, model: nn.Module, batch: Batch) -> None:
         """Outputs do not change with garbage in the padding or 10 more padded slots."""
         reference = self.outputs(model, batch)
@@ -161,6 +167,17 @@ class ZooChecks:
         )
         torch.testing.assert_close(
             self.outputs(model, self.with_more_padding(batch, 10)), reference, atol=1e-5, rtol=1e-5
+        )
+
+    @torch.no_grad()
+    def assert_padding_ignored_in_training(self, model: nn.Module, batch: Batch) -> None:
+        """In training mode too (dropout off), 10 more padded slots leave the outputs alone.
+
+        Batch-norm statistics must come from real particles (and pairs, edges) only.
+        """
+        model.train()
+        torch.testing.assert_close(
+            model(self.with_more_padding(batch, 10)), model(batch), atol=1e-5, rtol=1e-5
         )
 
     def assert_permutation_invariant(self, model: nn.Module, batch: Batch) -> None:

@@ -16,9 +16,7 @@ def test_output_shape(zoo, name: str, n_outputs: int) -> None:
     schema = zoo.schema(particles=20, tabular=2)
     model = zoo.build({"name": name, **SMALL}, schema, n_outputs)
     assert isinstance(model, DeepSets)
-    out = zoo.outputs(model, zoo.batch(schema))
-    assert out.shape == (8, n_outputs)
-    assert torch.isfinite(out).all()
+    zoo.assert_outputs(model, zoo.batch(schema), (8, n_outputs))
 
 
 @pytest.mark.parametrize("pooling", ["sum", "mean"])

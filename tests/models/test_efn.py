@@ -1,7 +1,10 @@
 """Tests of the Energy Flow Network, its IRC safety included."""
 
+from collections.abc import Callable
+
 import pytest
 import torch
+from torch import Tensor
 
 from heplearn.errors import ConfigError
 from heplearn.models.efn import EFN
@@ -16,9 +19,7 @@ def test_output_shape(zoo, n_outputs: int) -> None:
     schema = zoo.schema(particles=20, tabular=2)
     model = zoo.build({"name": "efn", **SMALL}, schema, n_outputs)
     assert isinstance(model, EFN)
-    out = zoo.outputs(model, zoo.batch(schema))
-    assert out.shape == (8, n_outputs)
-    assert torch.isfinite(out).all()
+    zoo.assert_outputs(model, zoo.batch(schema), (8, n_outputs))
 
 
 def test_padding_is_ignored(zoo) -> None:
@@ -33,41 +34,39 @@ def test_permutation_invariant(zoo) -> None:
     zoo.assert_permutation_invariant(model, zoo.batch(schema))
 
 
-def _with_one_more_slot(zoo, batch):
-    """The batch with one more slot per jet, to be filled by the IRC tests."""
+def _assert_unchanged_by_one_more_particle(zoo, fill: Callable[[Tensor], None]) -> None:
+    """The EFN output stays the same when ``fill`` edits the particles ``(8, 21, 5)`` of a
+    batch of 20-slot jets grown by one real particle in the last slot (zero until filled)."""
+    schema = zoo.schema(particles=20)
+    model = zoo.build({"name": "efn", **SMALL}, schema, 1)
+    batch = zoo.batch(schema)
     grown = zoo.with_more_padding(batch, 1)
     grown["particles"][:, -1] = 0.0
+    fill(grown["particles"])
     grown["particles_mask"] = grown["particles_mask"].clone()
-    return grown
+    grown["particles_mask"][:, -1] = True
+    torch.testing.assert_close(
+        zoo.outputs(model, grown), zoo.outputs(model, batch), atol=1e-5, rtol=0
+    )
 
 
 def test_infrared_safe(zoo) -> None:
-    schema = zoo.schema(particles=20)
-    model = zoo.build({"name": "efn", **SMALL}, schema, 1)
-    batch = zoo.batch(schema)
-    soft = _with_one_more_slot(zoo, batch)
-    soft["particles"][:, -1] = torch.randn(8, 5)  # a new particle anywhere ...
-    soft["particles"][:, -1, ENERGY] = 0.0  # ... with zero energy
-    soft["particles_mask"][:, -1] = True
-    torch.testing.assert_close(
-        zoo.outputs(model, soft), zoo.outputs(model, batch), atol=1e-5, rtol=0
-    )
+    def add_soft_particle(particles: Tensor) -> None:
+        particles[:, -1] = torch.randn(8, 5)  # a new particle anywhere ...
+        particles[:, -1, ENERGY] = 0.0  # ... with zero energy
+
+    _assert_unchanged_by_one_more_particle(zoo, add_soft_particle)
 
 
 def test_collinear_safe(zoo) -> None:
-    schema = zoo.schema(particles=20)
-    model = zoo.build({"name": "efn", **SMALL}, schema, 1)
-    batch = zoo.batch(schema)
-    split = _with_one_more_slot(zoo, batch)
-    leading = split["particles"][:, 0].clone()
-    fraction = torch.rand(8, 1)
-    split["particles"][:, 0, ENERGY] = fraction[:, 0] * leading[:, ENERGY]
-    split["particles"][:, -1] = leading  # same direction ...
-    split["particles"][:, -1, ENERGY] = (1 - fraction[:, 0]) * leading[:, ENERGY]  # ... the rest
-    split["particles_mask"][:, -1] = True
-    torch.testing.assert_close(
-        zoo.outputs(model, split), zoo.outputs(model, batch), atol=1e-5, rtol=0
-    )
+    def split_leading_particle(particles: Tensor) -> None:
+        leading = particles[:, 0].clone()
+        fraction = torch.rand(8)
+        particles[:, 0, ENERGY] = fraction * leading[:, ENERGY]
+        particles[:, -1] = leading  # same direction ...
+        particles[:, -1, ENERGY] = (1 - fraction) * leading[:, ENERGY]  # ... the rest
+
+    _assert_unchanged_by_one_more_particle(zoo, split_leading_particle)
 
 
 def test_phi_reads_only_the_angles(zoo) -> None:

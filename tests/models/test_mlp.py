@@ -21,9 +21,7 @@ def test_defaults() -> None:
 def test_output_shape(zoo, n_outputs: int, options: dict[str, object]) -> None:
     schema = zoo.schema(tabular=3, image=(1, 4))
     model = zoo.build({"name": "mlp", "widths": [16, 8], **options}, schema, n_outputs)
-    out = zoo.outputs(model, zoo.batch(schema))
-    assert out.shape == (8, n_outputs)
-    assert torch.isfinite(out).all()
+    zoo.assert_outputs(model, zoo.batch(schema), (8, n_outputs))
 
 
 def test_hidden_layers_follow_widths(zoo) -> None:

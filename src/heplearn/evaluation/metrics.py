@@ -194,17 +194,7 @@ def background_efficiency_at(roc: RocCurve, signal_efficiency: ArrayLike) -> np.
 def background_rejection(roc: RocCurve, signal_efficiency: ArrayLike) -> np.ndarray:
     """Background rejection ``1/ε_B`` at the given ε_S; ``inf`` where ε_B ≤ 0.
 
-    Parameters
-    ----------
-    roc : RocCurve
-        The curve.
-    signal_efficiency : array_like
-        Target ε_S values in (0, 1].
-
-    Returns
-    -------
-    numpy.ndarray
-        Rejection at each target.
+    The arguments and the shape of the result are those of :func:`background_efficiency_at`.
     """
     efficiency = background_efficiency_at(roc, signal_efficiency)
     positive = efficiency > 0

@@ -26,10 +26,9 @@ from heplearn.models.layers import (
 from heplearn.models.schema import InputSchema
 
 
-class DeepSetsParams(ModelParams):
-    """Parameters of ``deepsets`` and ``pfn``."""
+class SetNetworkParams(ModelParams):
+    """The Φ and F networks of a Deep Set (``deepsets``, ``pfn``, ``efn``); paper defaults."""
 
-    name: Literal["deepsets", "pfn"] = "pfn"
     phi: list[PositiveInt] = Field(
         default_factory=lambda: [100, 100, 256],
         min_length=1,
@@ -39,10 +38,44 @@ class DeepSetsParams(ModelParams):
         default_factory=lambda: [100, 100, 100], description="layers F after the pooling"
     )
     activation: Activation = "relu"
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each F layer")
+
+
+def phi_and_head(
+    params: SetNetworkParams, phi_features: int, schema: InputSchema, n_outputs: int
+) -> tuple[PointwiseMLP, Head]:
+    """Φ over ``phi_features`` per particle, and F over the pooled Φ joined with tabular inputs.
+
+    Parameters
+    ----------
+    params : SetNetworkParams
+        Layer widths, activation and dropout.
+    phi_features : int
+        Features per particle that Φ reads.
+    schema : InputSchema
+        The model's inputs; the tabular ones are joined after the pooling.
+    n_outputs : int
+        Raw outputs per event.
+    """
+    phi = PointwiseMLP(phi_features, params.phi, params.activation)
+    head = Head(
+        phi.out_features,
+        inputs_of_kind(schema, "tabular"),
+        params.f,
+        n_outputs,
+        activation=params.activation,
+        dropout=params.dropout,
+    )
+    return phi, head
+
+
+class DeepSetsParams(SetNetworkParams):
+    """Parameters of ``deepsets`` and ``pfn``."""
+
+    name: Literal["deepsets", "pfn"] = "pfn"
     pooling: Literal["sum", "mean"] = Field(
         "sum", description="sum (the PFN) or mean over the real particles"
     )
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each F layer")
 
 
 class DeepSets(nn.Module):
@@ -63,15 +96,7 @@ class DeepSets(nn.Module):
         particles = the_input(schema, "particles", params.name)
         self.particles_name = particles.name
         self.pooling = params.pooling
-        self.phi = PointwiseMLP(particles.features, params.phi, params.activation)
-        self.head = Head(
-            self.phi.out_features,
-            inputs_of_kind(schema, "tabular"),
-            params.f,
-            n_outputs,
-            activation=params.activation,
-            dropout=params.dropout,
-        )
+        self.phi, self.head = phi_and_head(params, particles.features, schema, n_outputs)
 
     def forward(self, inputs: dict[str, Tensor]) -> Tensor:
         """``(batch, n_outputs)`` from the particles ``(B, L, F)``, mask and tabular inputs."""

@@ -16,23 +16,16 @@ neither IRC safe nor an EFN.
 from typing import Literal
 
 import torch
-from pydantic import Field, PositiveInt
+from pydantic import Field
 from torch import Tensor, nn
 
-from heplearn.models.base import ModelFamily, ModelParams
-from heplearn.models.layers import (
-    Activation,
-    Head,
-    PointwiseMLP,
-    column_indices,
-    inputs_of_kind,
-    particles_and_mask,
-    the_input,
-)
+from heplearn.models.base import ModelFamily
+from heplearn.models.deepsets import SetNetworkParams, phi_and_head
+from heplearn.models.layers import column_indices, particles_and_mask, the_input
 from heplearn.models.schema import InputSchema
 
 
-class EFNParams(ModelParams):
+class EFNParams(SetNetworkParams):
     """Parameters of ``efn``; layer defaults follow the paper (as for the PFN)."""
 
     name: Literal["efn"] = "efn"
@@ -44,16 +37,6 @@ class EFNParams(ModelParams):
         min_length=1,
         description="particles columns Φ reads",
     )
-    phi: list[PositiveInt] = Field(
-        default_factory=lambda: [100, 100, 256],
-        min_length=1,
-        description="per-particle layers Φ; the last is the latent dimension",
-    )
-    f: list[PositiveInt] = Field(
-        default_factory=lambda: [100, 100, 100], description="layers F after the sum"
-    )
-    activation: Activation = "relu"
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each F layer")
 
 
 class EFN(nn.Module):
@@ -83,15 +66,7 @@ class EFN(nn.Module):
             particles, [params.energy_column], "model.energy_column"
         )
         self.angle_indices = column_indices(particles, params.angle_columns, "model.angle_columns")
-        self.phi = PointwiseMLP(len(self.angle_indices), params.phi, params.activation)
-        self.head = Head(
-            self.phi.out_features,
-            inputs_of_kind(schema, "tabular"),
-            params.f,
-            n_outputs,
-            activation=params.activation,
-            dropout=params.dropout,
-        )
+        self.phi, self.head = phi_and_head(params, len(self.angle_indices), schema, n_outputs)
 
     def energy_fractions(self, particles: Tensor) -> Tensor:
         """``z_i = E_i / Σ_j E_j`` ``(batch, length)`` of zero-padded particles (0 if ΣE = 0)."""

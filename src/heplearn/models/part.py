@@ -22,6 +22,7 @@ particle still gets a finite output (from the class token alone).
 """
 
 import math
+from dataclasses import replace
 from typing import Literal
 
 import torch
@@ -385,21 +386,20 @@ def build(params: _ParTOptions, schema: InputSchema, n_outputs: int) -> Particle
     return ParticleTransformer(params, schema, n_outputs)
 
 
+_PART = ModelFamily(
+    name="part",
+    params=ParTParams,
+    build=build,
+    main_kind=None,
+    accepts=frozenset({"particles", "tabular"}),
+    description="Particle Transformer with pair interactions (Qu, Li, Qian 2022)",
+)
 FAMILIES = (
-    ModelFamily(
-        name="part",
-        params=ParTParams,
-        build=build,
-        main_kind=None,
-        accepts=frozenset({"particles", "tabular"}),
-        description="Particle Transformer with pair interactions (Qu, Li, Qian 2022)",
-    ),
-    ModelFamily(
+    _PART,
+    replace(
+        _PART,
         name="part-small",
         params=ParTSmallParams,
-        build=build,
-        main_kind=None,
-        accepts=frozenset({"particles", "tabular"}),
         description="a smaller Particle Transformer for quick studies",
     ),
 )

@@ -16,6 +16,7 @@ particle keeps only its shortcut). The paper has no fusion layer; ``fusion: true
 the one of weaver-core (the outputs of all blocks concatenated and mixed before pooling).
 """
 
+from dataclasses import replace
 from typing import Annotated, Literal
 
 import torch
@@ -234,21 +235,20 @@ def build(params: _ParticleNetOptions, schema: InputSchema, n_outputs: int) -> P
     return ParticleNet(params, schema, n_outputs)
 
 
+_PARTICLENET = ModelFamily(
+    name="particlenet",
+    params=ParticleNetParams,
+    build=build,
+    main_kind="particles",
+    accepts=frozenset({"particles", "tabular"}),
+    description="ParticleNet, EdgeConv on the particle cloud (Qu, Gouskos 2020)",
+)
 FAMILIES = (
-    ModelFamily(
-        name="particlenet",
-        params=ParticleNetParams,
-        build=build,
-        main_kind="particles",
-        accepts=frozenset({"particles", "tabular"}),
-        description="ParticleNet, EdgeConv on the particle cloud (Qu, Gouskos 2020)",
-    ),
-    ModelFamily(
+    _PARTICLENET,
+    replace(
+        _PARTICLENET,
         name="particlenet-lite",
         params=ParticleNetLiteParams,
-        build=build,
-        main_kind="particles",
-        accepts=frozenset({"particles", "tabular"}),
         description="ParticleNet-Lite, the paper's smaller configuration",
     ),
 )
