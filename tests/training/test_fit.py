@@ -155,3 +155,13 @@ def test_a_logger_whose_package_is_missing_says_what_to_install(top, tmp_path):
         pytest.skip("tensorboard is installed here")
     with pytest.raises(ConfigError, match="pip install tensorboard"):
         train(run_config(top, MLP, logger="tensorboard"), tmp_path / "run")
+
+
+def test_streaming_training_reads_chunks_and_learns(top, tmp_path):
+    streaming = {"chunk_entries": 100, "shuffle_buffer": 200}
+    config = run_config(top, MLP, epochs=4, streaming=streaming, schedule={"name": "cosine"})
+    run = train(config, tmp_path / "run")
+    history = run.history()
+    assert len(history) == 4
+    assert history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["val_auc"] > 0.85
