@@ -28,11 +28,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, to check the code runs")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="MODULE",
+        help="run only these modules (e.g. training export); the other sections of --out "
+        "are kept, with the date they were measured",
+    )
     arguments = parser.parse_args()
+    chosen = [
+        m for m in MODULES if not arguments.only or m.__name__.split("_", 1)[1] in arguments.only
+    ]
     sections = []
-    for module in MODULES:
+    for module in chosen:
         sections.extend(module.run(quick=arguments.quick))
-    write_report(sections, arguments.out)
+    write_report(sections, arguments.out, keep_others=bool(arguments.only))
     print(f"wrote {arguments.out}")
 
 

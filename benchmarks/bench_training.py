@@ -41,7 +41,7 @@ PHYSICS_EPOCHS = {
     "pfn": 15,
     "efn": 15,
     "particlenet-lite": 8,
-    "part-small": 3,
+    "part-small": 2,
 }
 
 
@@ -250,5 +250,5 @@ def run(quick: bool = False) -> list[Section]:
     """Speed, memory and physics of every model on a generated top-vs-qcd sample."""
     out = Path("runs/bench")
     speed_sample = _sample(300 if quick else 1000)
-    physics_sample = speed_sample if quick else _sample(3000)
+    physics_sample = speed_sample if quick else _sample(2000)
     return [_speed_section(speed_sample, quick, out), _physics_section(physics_sample, quick, out)]

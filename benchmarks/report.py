@@ -51,8 +51,33 @@ def machine_description() -> str:
     )
 
 
-def write_report(sections: list[Section], path: Path) -> None:
-    """Write ``docs/benchmarks.md`` with the machine, versions, date and every section."""
+def _previous_sections(path: Path) -> tuple[str, dict[str, str]]:
+    """The date line and the sections (title → Markdown) of an existing report."""
+    if not path.is_file():
+        return "", {}
+    text = path.read_text()
+    date = next((line for line in text.splitlines() if line.startswith("- date:")), "")
+    parts = text.split("\n## ")[1:]
+    return date.removeprefix("- date: "), {
+        part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts
+    }
+
+
+def _dated(body: str, title: str, date: str) -> str:
+    """A kept section, marked with the date it was measured (once)."""
+    if "*Measured " in body:
+        return body
+    return body.replace(
+        f"## {title}\n", f"## {title}\n\n*Measured {date}, in an earlier run.*\n", 1
+    )
+
+
+def write_report(sections: list[Section], path: Path, keep_others: bool = False) -> None:
+    """Write ``docs/benchmarks.md`` with the machine, versions, date and every section.
+
+    With ``keep_others`` the sections of the existing file that this run did not measure
+    are kept in their places, marked with the date they were measured; new ones follow.
+    """
     versions = ", ".join(f"{name} {version}" for name, version in package_versions().items())
     header = [
         "# Benchmarks",
@@ -65,7 +90,15 @@ def write_report(sections: list[Section], path: Path) -> None:
         f"- versions: {versions}",
         "",
     ]
-    text = "\n".join(header) + "\n" + "\n".join(section.markdown() for section in sections)
+    new = {section.title: section.markdown() for section in sections}
+    bodies = list(new.values())
+    if keep_others:
+        previous_date, previous = _previous_sections(path)
+        bodies = [
+            new.get(title) or _dated(body, title, previous_date) for title, body in previous.items()
+        ]
+        bodies += [body for title, body in new.items() if title not in previous]
+    text = "\n".join(header) + "\n" + "\n".join(bodies)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as temporary:
         temporary.write_text(text)
