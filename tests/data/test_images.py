@@ -5,6 +5,7 @@ import numpy as np
 import pydantic
 import pytest
 
+from heplearn.data import images as images_module
 from heplearn.data.images import ImageSpec, jet_images
 from heplearn.errors import ConfigError, InputError
 
@@ -104,17 +105,23 @@ def test_normalise_sum_and_max(shape: dict[str, float]) -> None:
     np.testing.assert_array_equal(by_max[~filled], 0.0)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_bin_edges_follow_histogram2d(dtype: str) -> None:
+@pytest.mark.parametrize(
+    ("dtype", "phi_dtype"), [("float32", "float32"), ("float64", "float64"), ("float32", "float64")]
+)
+@pytest.mark.parametrize(("bins", "extent"), [(40, 0.8), (15, 1.0), (7, 0.3)])
+def test_bin_edges_follow_histogram2d(dtype: str, phi_dtype: str, bins: int, extent: float) -> None:
     """Values on, just below and just above every edge land where numpy.histogram2d puts them."""
-    extent, bins = 0.8, 40
     edges = np.linspace(-extent, extent, bins + 1).astype(dtype)
     near = np.concatenate([edges, np.nextafter(edges, -1), np.nextafter(edges, 1), [0.0]])
-    deta = np.repeat(near, len(near)).astype(dtype)
-    dphi = np.tile(near, len(near)).astype(dtype)
+    near = near.astype(dtype)
+    deta = np.repeat(near, len(near))
+    dphi = np.tile(near, len(near)).astype(phi_dtype)
     pt = np.arange(1, len(deta) + 1, dtype=dtype)
     spec = ImageSpec(bins=bins, extent=extent, normalise="none")
-    images = jet_images(ak.Array([deta]), ak.Array([dphi]), ak.Array([pt]), spec)
+    # one jet, with the numbers' own precision (ak.Array of a list would make them float64)
+    jet = [ak.unflatten(values, [len(values)]) for values in (deta, dphi, pt)]
+    assert str(ak.type(jet[0]).content.content) == dtype
+    images = jet_images(*jet, spec)
     reference = np.histogram2d(deta, dphi, bins=bins, range=[[-extent, extent]] * 2, weights=pt)
     np.testing.assert_array_equal(images[0, 0], reference[0].astype(np.float32))
 
@@ -129,6 +136,78 @@ def test_nan_and_infinite_constituents_are_dropped() -> None:
     )
     assert images.sum() == 1.0
     assert np.isfinite(images).all()
+
+
+def test_many_jets_in_many_blocks_and_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Jets are imaged block by block within groups: tiny ones give the same images."""
+    jets = _random_jets(seed=12)
+    masks = [jets.charge != 0, jets.charge == 0]
+    cases = [
+        ({"normalise": "none"}, None),
+        ({"normalise": "max", "flip": True, "centre": "leading"}, None),
+        ({"normalise": "sum", "channels": ("charged", "neutral")}, masks),
+    ]
+    expected = [
+        jet_images(jets.deta, jets.dphi, jets.pt, ImageSpec(**options), channel_masks)
+        for options, channel_masks in cases
+    ]
+    monkeypatch.setattr(images_module, "_BLOCK_PIXELS", 3 * 40 * 40)  # 3 (or 1) jets a block
+    monkeypatch.setattr(images_module, "_GROUP_CONSTITUENTS", 100)
+    for (options, channel_masks), reference in zip(cases, expected, strict=True):
+        images = jet_images(jets.deta, jets.dphi, jets.pt, ImageSpec(**options), channel_masks)
+        np.testing.assert_array_equal(images, reference)
+    raw = jet_images(jets.deta, jets.dphi, jets.pt, ImageSpec(normalise="none"))
+    np.testing.assert_allclose(raw, _reference(jets, ImageSpec()), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        [1.0, 2.0**-24, 2.0**-24, 3.0],  # too small to change a float32 sum one at a time
+        [1e8, 1.0, -1.0, 7.0],  # cancelling
+        [0.0, 5.0, 0.0, 0.0],  # weights of zero
+        [0.1, 0.2, 0.3, 0.4],
+        [3e-46, 3e-46, 3e-46, 0.5],  # zero in float32, not in float64
+    ],
+)
+@pytest.mark.parametrize("normalise", ["none", "sum", "max"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_shared_pixels_hold_the_float64_sum(
+    weights: list[float], normalise: str, dtype: str
+) -> None:
+    """Constituents in one pixel: its float64 sum, rounded once to float32, as numpy's."""
+    jets = _random_jets(seed=9, n_jets=50)
+    # three constituents of the first jets in one pixel, the fourth elsewhere
+    deta = ak.concatenate([ak.Array([[0.11, 0.111, 0.112, -0.5]] * 5), jets.deta[5:]])
+    dphi = ak.concatenate([ak.Array([[0.2, 0.201, 0.202, 0.3]] * 5), jets.dphi[5:]])
+    pt = ak.concatenate([ak.Array([weights] * 5), jets.pt[5:]])
+    typed = [ak.values_astype(values, dtype) for values in (deta, dphi, pt)]
+    images = jet_images(*typed, ImageSpec(normalise=normalise))
+    window = [[-0.8, 0.8]] * 2
+    for index in range(len(pt)):
+        eta, phi, weight = (ak.to_numpy(values[index]) for values in typed)
+        reference = np.histogram2d(eta, phi, bins=40, range=window, weights=weight)[0]
+        scale = {"none": 1.0, "sum": reference.sum(), "max": reference.max()}[normalise]
+        if scale <= 0:
+            scale = 1.0
+        np.testing.assert_array_equal(
+            images[index, 0], (reference * (1.0 / scale)).astype(np.float32)
+        )
+
+
+def test_nan_weights_stay_in_their_own_channel() -> None:
+    """A NaN weight spoils its own pixel, as in numpy.histogram2d, and nothing else."""
+    deta = ak.Array([[0.1, 0.1, 0.5, 2.0]])
+    pt = ak.Array([[1.0, np.nan, 2.0, np.nan]])  # the last constituent is outside the image
+    charged = ak.Array([[True, False, True, True]])
+    spec = ImageSpec(normalise="none", channels=("charged", "neutral"))
+    images = jet_images(deta, deta, pt, spec, [charged, ~charged])
+    assert np.isnan(images[0, 1]).sum() == 1  # the neutral NaN
+    assert np.isfinite(images[0, 0]).all()
+    assert images[0, 0].sum() == 3.0
+    kept = [0, 2, 3]
+    single = jet_images(deta[:, kept], deta[:, kept], pt[:, kept], ImageSpec(normalise="none"))
+    assert single[0, 0].sum() == 3.0  # the NaN outside the image is dropped
 
 
 # --- 2. centring and φ wrap-around -------------------------------------------------------

@@ -127,3 +127,40 @@ def test_chunks_follow_basket_clusters():
     assert _ranges(100, 30, [0, 20, 40, 60, 80]) == [(0, 40), (40, 80), (80, 100)]
     # a cluster larger than the chunk stays whole
     assert _ranges(100, 30, [0, 90]) == [(0, 90), (90, 100)]
+
+
+@pytest.mark.parametrize("shuffle_buffer", [0, 1000])
+def test_streaming_without_and_with_a_large_shuffle_buffer(spec, shuffle_buffer):
+    """Buffer off (file order) or larger than the data: still every event once, as in memory."""
+    dataset = load_dataset(spec, seed=4)
+    expected = _rows(in_memory_loader(dataset, "train", batch_size=50))
+    preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
+
+    def stream(epoch):
+        dataset = StreamingDataset(
+            spec,
+            preprocessing,
+            "train",
+            32,
+            seed=4,
+            chunk_entries=70,
+            shuffle_buffer=shuffle_buffer,
+        )
+        dataset.set_epoch(epoch)
+        return list(streaming_loader(dataset))
+
+    batches = stream(0)
+    assert all(len(batch["label"]) == 32 for batch in batches[:-1])
+    delivered = _rows(batches)
+    assert delivered.keys() == expected.keys()
+    for key, (particles, weight) in expected.items():
+        np.testing.assert_allclose(delivered[key][0], particles, rtol=1e-5, atol=1e-6)
+        assert delivered[key][1] == pytest.approx(weight, rel=1e-5)
+    order = [key for batch in batches for key in _rows([batch])]
+    again = [key for batch in stream(0) for key in _rows([batch])]
+    other_epoch = [key for batch in stream(1) for key in _rows([batch])]
+    assert order == again
+    if shuffle_buffer:
+        assert order != other_epoch
+    else:  # file order, whatever the epoch
+        assert order == other_epoch

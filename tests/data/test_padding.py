@@ -2,6 +2,7 @@
 
 import awkward as ak
 import numpy as np
+import pytest
 
 from heplearn.data.padding import pad_collection
 
@@ -32,3 +33,42 @@ def test_already_sorted_input_gives_the_same_result():
     values, _ = pad_collection([unsorted], length=3, sort_key=unsorted)
     np.testing.assert_array_equal(sorted_values, values)
     np.testing.assert_allclose(values[2, :, 0], [9, 9, 4])
+
+
+def test_sort_check_with_empty_events_at_either_end():
+    """Events without entries at the start or the end do not hide an unsorted event."""
+    unsorted = ak.Array([[], [], [1.0, 2.0], []])
+    values, _ = pad_collection([unsorted], length=2, sort_key=unsorted)
+    np.testing.assert_allclose(values[2, :, 0], [2, 1])
+    in_order = ak.Array([[], [2.0, 1.0], [5.0], []])
+    values, _ = pad_collection([in_order], length=2, sort_key=in_order)
+    np.testing.assert_allclose(values[1:3, :, 0], [[2, 1], [5, 0]])
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_scale_standardises_like_the_padded_array(sort):
+    """Standardising while padding gives exactly the padded array standardised afterwards."""
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 9, 50)
+    pt = ak.unflatten(rng.exponential(5.0, counts.sum()).astype(np.float32), counts)
+    eta = ak.unflatten(rng.normal(0.0, 1.0, counts.sum()), counts)  # float64
+    key = pt if sort else None
+    mean, std = np.array([5.0, 0.1], np.float32), np.array([4.0, 0.9], np.float32)
+    plain, mask = pad_collection([pt, eta], length=6, pad_value=-2.0, sort_key=key)
+    expected = (plain - mean) / std
+    expected[~mask] = -2.0
+    values, same_mask = pad_collection(
+        [pt, eta], length=6, pad_value=-2.0, sort_key=key, scale=(mean, std)
+    )
+    np.testing.assert_array_equal(same_mask, mask)
+    np.testing.assert_array_equal(values, expected)
+
+
+def test_out_fills_the_first_rows_of_given_arrays():
+    values = np.full((5, 3, 1), 9.0, dtype=np.float32)
+    mask = np.ones((5, 3), dtype=bool)
+    filled, filled_mask = pad_collection([ak.Array([[1.0], [2.0, 3.0]])], 3, out=(values, mask))
+    assert filled.base is values and filled_mask.base is mask
+    np.testing.assert_array_equal(values[:2, :, 0], [[1, 0, 0], [2, 3, 0]])
+    assert mask[:2].tolist() == [[True, False, False], [True, True, False]]
+    np.testing.assert_array_equal(values[2:], 9.0)  # rows beyond the events are untouched

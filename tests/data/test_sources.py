@@ -20,6 +20,7 @@ from heplearn.data.sources import (
     iterate_columns,
     open_source,
     read_columns,
+    read_ranges,
 )
 from heplearn.errors import ConfigError, InputError
 
@@ -295,6 +296,22 @@ def test_iterate_columns_covers_every_entry_once_in_order(tmp_path):
     )
     whole = list(iterate_columns(sources, ["jet_pt"], step_entries=100))
     assert [len(columns["jet_pt"]) for _, _, columns in whole] == [5, 3, 3]
+
+
+@pytest.mark.parametrize("name", ["events.root", "events.parquet"])
+def test_read_ranges_reads_like_read_columns(tmp_path, name):
+    write = write_ttree if name.endswith(".root") else write_parquet
+    source = open_source(write(tmp_path / name))
+    names = ["jet_pt", "part_px"]
+    ranges = [(0, 4), (4, 9), (9, None), (20, 30)]
+    for (start, stop), columns in zip(ranges, read_ranges(source, names, ranges), strict=True):
+        expected = read_columns(source, names, start, stop)
+        np.testing.assert_array_equal(columns["jet_pt"], expected["jet_pt"])
+        assert ak.to_list(columns["part_px"]) == ak.to_list(expected["part_px"])
+    with pytest.raises(InputError, match="part_pxx"):
+        next(read_ranges(source, ["part_pxx"], ranges))
+    with pytest.raises(ConfigError, match="must not be negative"):
+        list(read_ranges(source, names, [(0, 2), (-1, 3)]))
 
 
 def test_iterate_columns_checks_every_source_before_reading(tmp_path):

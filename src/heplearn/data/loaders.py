@@ -5,6 +5,7 @@ Both yield the same batch dictionaries of tensors: each input (``(batch, feature
 particle inputs, ``label`` and ``weight``.
 """
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,9 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from heplearn.data.dataset import Dataset, spec_files
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
-from heplearn.data.processing import ChunkProcessor, Processed
-from heplearn.data.sources import SourceFile, cluster_starts, read_columns
-from heplearn.data.spec import DatasetSpec
+from heplearn.data.processing import ChunkProcessor, Columns, Processed
+from heplearn.data.sources import SourceFile, cluster_starts, read_ranges
+from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
 
 Batch = dict[str, torch.Tensor]
@@ -173,44 +174,133 @@ class StreamingDataset(IterableDataset):
     def __iter__(self) -> Iterator[Batch]:
         processor = ChunkProcessor(self.spec, self.seed)
         needed = processor.required_columns
+        scaling = self.preprocessing.scaling()
         info = get_worker_info()
         shard = self.rank * 1000 + (info.id if info is not None else 0)
         rng = np.random.default_rng([self.seed, self.epoch, shard])
-        buffer: list[Processed] = []
-        buffered = 0
-        for chunk in self.my_chunks():
-            columns = read_columns(chunk.source, needed, chunk.entry_start, chunk.entry_stop)
+        chunks = self.my_chunks()
+        particles = [
+            name for name, kind in self.spec.inputs.items() if isinstance(kind, ParticlesInput)
+        ]
+        threshold = max(self.shuffle_buffer, self.batch_size)
+        # Before a chunk arrives the buffer holds fewer than `threshold` events.
+        largest = max((chunk.entry_stop - chunk.entry_start for chunk in chunks), default=0)
+        total = sum(chunk.entry_stop - chunk.entry_start for chunk in chunks)
+        buffer = _EventBuffer(min(threshold - 1 + largest, total))
+        for chunk, columns in _read_chunks(chunks, needed):
             events = processor.process(
-                columns, chunk.source_index, chunk.file_index, chunk.entry_start
+                columns,
+                chunk.source_index,
+                chunk.file_index,
+                chunk.entry_start,
+                split=self.split_index,
+                scaling=scaling,
+                out=buffer.free_rows(particles, chunk.entry_stop - chunk.entry_start),
             )
-            events = events.take(events.split == self.split_index)
-            buffer.append(self.preprocessing.apply(self.spec, events))
-            buffered += len(events)
-            if buffered >= max(self.shuffle_buffer, self.batch_size):
-                pending = self._shuffled(buffer, rng)
-                ready = len(pending) - len(pending) % self.batch_size
-                yield from _batches(pending.take(slice(0, ready)), self.batch_size)
-                remainder = pending.take(slice(ready, None))
-                buffer, buffered = [remainder], len(remainder)
-        if buffered:
-            yield from _batches(self._shuffled(buffer, rng), self.batch_size)
+            del columns
+            buffer.add(_batch_arrays(events, self.preprocessing.event_weights(self.spec, events)))
+            del events
+            if buffer.size >= threshold:
+                order = self._order(buffer.size, rng)
+                ready = buffer.size - buffer.size % self.batch_size
+                yield from buffer.batches(order[:ready], self.batch_size)
+                buffer.keep(order[ready:])
+        if buffer.size:
+            yield from buffer.batches(self._order(buffer.size, rng), self.batch_size)
 
-    def _shuffled(self, buffer: list[Processed], rng: np.random.Generator) -> Processed:
-        """The buffered events as one block, shuffled unless the buffer is off."""
-        pending = Processed.concatenate(buffer)
-        if self.shuffle_buffer:
-            pending = pending.take(rng.permutation(len(pending)))
-        return pending
+    def _order(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """The order in which the buffered events leave: shuffled unless the buffer is off."""
+        return rng.permutation(size) if self.shuffle_buffer else np.arange(size)
 
 
-def _batches(events: Processed, batch_size: int) -> Iterator[Batch]:
+def _read_chunks(chunks: list[Chunk], names: set[str]) -> Iterator[tuple[Chunk, Columns]]:
+    """Each chunk with its columns, opening each file once for its consecutive chunks."""
+    for _, group in itertools.groupby(chunks, key=lambda chunk: chunk.file_index):
+        of_file = list(group)
+        ranges = [(chunk.entry_start, chunk.entry_stop) for chunk in of_file]
+        yield from zip(of_file, read_ranges(of_file[0].source, names, ranges), strict=True)
+
+
+def _batch_arrays(events: Processed, weight: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays of a batch dictionary, for all the events."""
     arrays: dict[str, np.ndarray] = dict(events.inputs)
     arrays.update({f"{name}_mask": mask for name, mask in events.masks.items()})
     arrays["label"] = events.label
-    arrays["weight"] = events.weight
-    tensors = {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()}
-    for start in range(0, len(events), batch_size):
-        yield {name: tensor[start : start + batch_size] for name, tensor in tensors.items()}
+    arrays["weight"] = weight
+    return arrays
+
+
+class _EventBuffer:
+    """Events waiting to be shuffled into batches, in arrays allocated once.
+
+    New events are copied in after those already there; batches gather their rows, so no
+    other copy of the buffered events is ever made.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.arrays: dict[str, np.ndarray] = {}
+        self.size = 0
+
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
+        """Append events (one array per batch key, aligned)."""
+        count = len(arrays["label"])
+        if not self.arrays or self.size + count > self.capacity:
+            self.capacity = max(self.capacity, self.size + count)
+            self.arrays = {
+                name: _with_rows(self.arrays.get(name), self.size, self.capacity, values)
+                for name, values in arrays.items()
+            }
+        for name, values in arrays.items():
+            rows = self.arrays[name][self.size : self.size + count]
+            if not _same_memory(rows, values):  # (not built in place)
+                rows[...] = values
+        self.size += count
+
+    def free_rows(
+        self, names: list[str], count: int
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+        """Room for ``count`` more events of the particle inputs ``names``: their
+        ``(values, mask)`` rows after the buffered events, to build them in place."""
+        if not self.arrays or self.size + count > self.capacity:
+            return None
+        rows = slice(self.size, self.capacity)
+        arrays = self.arrays
+        return {name: (arrays[name][rows], arrays[f"{name}_mask"][rows]) for name in names}
+
+    def batches(self, order: np.ndarray, batch_size: int) -> Iterator[Batch]:
+        """Batches of the buffered events in ``order``."""
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            yield {
+                name: torch.from_numpy(np.take(values, rows, axis=0))
+                for name, values in self.arrays.items()
+            }
+
+    def keep(self, rows: np.ndarray) -> None:
+        """Keep only these events, in this order, at the front of the buffer."""
+        for values in self.arrays.values():
+            values[: len(rows)] = values[rows]
+        self.size = len(rows)
+
+
+def _same_memory(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether two arrays are views of the same memory with the same layout."""
+    return (
+        first.__array_interface__["data"][0] == second.__array_interface__["data"][0]
+        and first.strides == second.strides
+        and first.shape == second.shape
+    )
+
+
+def _with_rows(
+    previous: np.ndarray | None, size: int, capacity: int, like: np.ndarray
+) -> np.ndarray:
+    """An array of ``capacity`` rows shaped like ``like``, starting with ``previous[:size]``."""
+    array = np.empty((capacity, *like.shape[1:]), dtype=like.dtype)
+    if previous is not None:
+        array[:size] = previous[:size]
+    return array
 
 
 def streaming_loader(dataset: StreamingDataset, num_workers: int = 0) -> DataLoader:
@@ -230,8 +320,7 @@ def fit_streaming_preprocessing(
     needed = processor.required_columns
     statistics = FitStatistics(spec)
     labels = []
-    for chunk in plan_chunks(spec, chunk_entries):
-        columns = read_columns(chunk.source, needed, chunk.entry_start, chunk.entry_stop)
+    for chunk, columns in _read_chunks(plan_chunks(spec, chunk_entries), needed):
         events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
         statistics.add(events)
         labels.append(events.label)

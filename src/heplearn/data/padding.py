@@ -4,11 +4,38 @@ import awkward as ak
 import numpy as np
 
 
+def jagged_parts(values: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (from 0) of each event's entries and the entries, one event after another.
+
+    Plain jagged numbers are read from their buffers without a copy; anything else goes
+    through ``ak.num`` and ``ak.flatten``.
+    """
+    layout = ak.to_layout(values)
+    if (
+        isinstance(layout, ak.contents.ListOffsetArray)
+        and isinstance(layout.content, ak.contents.NumpyArray)
+        and layout.backend.name == "cpu"
+        and layout.parameter("__array__") is None
+        and layout.content.parameter("__array__") is None
+        and layout.content.data.ndim == 1
+    ):
+        offsets = np.asarray(layout.offsets.data, dtype=np.int64)
+        flat = np.asarray(layout.content.data)[offsets[0] : offsets[-1]]
+        return offsets - offsets[0], flat
+    counts = ak.to_numpy(ak.num(values, axis=1))
+    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return offsets, ak.to_numpy(ak.flatten(values, axis=1))
+
+
 def pad_collection(
     features: list[ak.Array],
     length: int,
     pad_value: float = 0.0,
     sort_key: ak.Array | None = None,
+    *,
+    scale: tuple[np.ndarray, np.ndarray] | None = None,
+    out: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pad jagged per-event features to ``(events, length, features)`` plus a mask.
 
@@ -22,6 +49,14 @@ def pad_collection(
         Value of the padded entries.
     sort_key : ak.Array, optional
         Per-entry key; entries are ordered by decreasing key before truncation.
+    scale : tuple of numpy.ndarray, optional
+        float32 mean and standard deviation of each feature: the kept entries are
+        standardised, ``(value - mean) / std`` in float32, while being copied (padded
+        entries keep ``pad_value``), exactly as standardising the padded array would.
+    out : tuple of numpy.ndarray, optional
+        ``(values, mask)`` arrays to fill instead of new ones, of the returned types and
+        shapes but with at least as many rows as events; the first rows are filled and
+        returned (views).
 
     Returns
     -------
@@ -30,34 +65,60 @@ def pad_collection(
     mask : numpy.ndarray
         bool ``(events, length)``, true for real entries.
     """
-    counts = ak.to_numpy(ak.num(features[0], axis=1))
+    offsets, _ = jagged_parts(features[0])
+    counts = np.diff(offsets)
     n_events = len(counts)
-    starts = np.cumsum(counts) - counts
     kept = np.minimum(counts, length)
-    # Each kept entry: its destination (event, slot) and its position in the flat arrays.
-    event = np.repeat(np.arange(n_events), kept)
-    slot = np.arange(len(event)) - np.repeat(np.cumsum(kept) - kept, kept)
-    first_entries = np.repeat(starts, kept) + slot
-    if sort_key is None or _already_descending(sort_key, counts):
-        source = first_entries
+    if out is None:
+        values = np.empty((n_events, length, len(features)), dtype=np.float32)
+        mask = np.empty((n_events, length), dtype=bool)
     else:
+        values, mask = out[0][:n_events], out[1][:n_events]
+    np.less(np.arange(length), kept[:, np.newaxis], out=mask)
+    # The flat entries that fill the mask's slots, event after event: all of them, or a
+    # boolean selection (truncation), or positions (sorting).
+    source: np.ndarray | None = None
+    if sort_key is not None and not _already_descending(sort_key, offsets):
         order = ak.to_numpy(ak.flatten(ak.argsort(sort_key, axis=1, ascending=False)))
-        source = order[first_entries] + np.repeat(starts, kept)
-    destination = event * length + slot
-    values = np.full((n_events * length, len(features)), pad_value, dtype=np.float32)
+        source = order[_first_entries(counts, length)] + np.repeat(offsets[:-1], kept)
+    elif np.any(counts > length):
+        source = _first_entries(counts, length)
+    values.fill(pad_value)
     for column, feature in enumerate(features):
-        flat = np.asarray(ak.to_numpy(ak.flatten(feature)), dtype=np.float32)
-        values[destination, column] = flat[source]
-    mask = np.arange(length)[None, :] < kept[:, None]
-    return values.reshape(n_events, length, len(features)), mask
+        flat = jagged_parts(feature)[1]
+        if len(flat) != offsets[-1]:
+            raise ValueError("the features do not have the same number of entries per event")
+        if scale is None:
+            selected = flat if source is None else flat[source]
+        else:  # a new float32 array, standardised in place
+            selected = np.subtract(
+                flat if source is None else flat[source], scale[0][column], dtype=np.float32
+            )
+            selected /= scale[1][column]
+        values[:, :, column][mask] = selected
+    return values, mask
 
 
-def _already_descending(key: ak.Array, counts: np.ndarray) -> bool:
+def _first_entries(counts: np.ndarray, length: int) -> np.ndarray:
+    """Whether each flat entry is among the first ``length`` of its event."""
+    ends = np.cumsum(counts)
+    first = np.ones(int(ends[-1]) if len(ends) else 0, dtype=bool)
+    # The entries past the first `length` of the (few) longer events.
+    longer = counts > length
+    extra = counts[longer] - length
+    starts = ends[longer] - extra  # where each longer event's extra entries start
+    within = np.arange(int(extra.sum())) - np.repeat(np.cumsum(extra) - extra, extra)
+    first[np.repeat(starts, extra) + within] = False
+    return first
+
+
+def _already_descending(key: ak.Array, offsets: np.ndarray) -> bool:
     """Whether every event's entries are already in decreasing key order (a cheap check:
     files from the generator and from JetClass are stored pT-ordered)."""
-    flat = ak.to_numpy(ak.flatten(key))
+    flat = jagged_parts(key)[1]
     if len(flat) < 2:
         return True
-    event_starts = np.zeros(len(flat), dtype=bool)
-    event_starts[(np.cumsum(counts) - counts)[counts > 0]] = True
-    return bool(np.all((flat[1:] <= flat[:-1]) | event_starts[1:]))
+    in_order = flat[1:] <= flat[:-1]
+    starts = offsets[1:-1]
+    in_order[starts[(starts > 0) & (starts < len(flat))] - 1] = True  # events' first entries
+    return bool(in_order.all())

@@ -41,22 +41,39 @@ class Preprocessing:
 
     def apply(self, spec: DatasetSpec, events: Processed) -> Processed:
         """Return the events with final weights and standardised inputs (float32)."""
-        labels = _weight_groups(spec, events)
-        weight = events.weight
-        if self.reweighting is not None:
-            assert events.reweight_variable is not None
-            weight = apply_reweighting(events.reweight_variable, labels, weight, self.reweighting)
-        weight = apply_class_scales(labels, weight, self.class_scales)
         inputs = self.standardise(spec, events.inputs, events.masks)
         return Processed(
             inputs=inputs,
             masks=events.masks,
             label=events.label,
-            weight=weight.astype(np.float32),
+            weight=self.event_weights(spec, events),
             split=events.split,
             reweight_variable=events.reweight_variable,
             source_index=events.source_index,
         )
+
+    def event_weights(self, spec: DatasetSpec, events: Processed) -> np.ndarray:
+        """The final weights of the events (float32): reweighted and scaled per class."""
+        labels = _weight_groups(spec, events)
+        weight = events.weight
+        if self.reweighting is not None:
+            assert events.reweight_variable is not None
+            weight = apply_reweighting(events.reweight_variable, labels, weight, self.reweighting)
+        return apply_class_scales(labels, weight, self.class_scales).astype(np.float32)
+
+    def scaling(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Input name to the float32 mean and standard deviation of each feature.
+
+        What :meth:`standardise` uses; :meth:`ChunkProcessor.process` can apply it while
+        it builds the inputs.
+        """
+        return {
+            name: (
+                np.asarray(values["mean"], np.float32),
+                np.asarray(values["std"], np.float32),
+            )
+            for name, values in self.standardisation.items()
+        }
 
     def standardise(
         self, spec: DatasetSpec, inputs: dict[str, np.ndarray], masks: dict[str, np.ndarray]
@@ -71,7 +88,7 @@ class Preprocessing:
             scaled /= np.asarray(self.standardisation[name]["std"], np.float32)
             mask = masks.get(name)
             if mask is not None:
-                scaled[~mask] = _pad_value(spec, name)
+                np.copyto(scaled, np.float32(_pad_value(spec, name)), where=~mask[..., np.newaxis])
             standardised[name] = scaled.astype(np.float32, copy=False)
         return standardised
 

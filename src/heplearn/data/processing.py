@@ -17,6 +17,8 @@ from heplearn.data.splits import assign_splits
 from heplearn.errors import ConfigError, InputError
 
 Columns = dict[str, np.ndarray | ak.Array]
+# Input name -> float32 mean and standard deviation of each feature.
+Scaling = dict[str, tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -156,7 +158,15 @@ class ChunkProcessor:
         return np.full(count, label, dtype=np.int64)
 
     def process(
-        self, columns: Columns, source_index: int, file_index: int, entry_start: int
+        self,
+        columns: Columns,
+        source_index: int,
+        file_index: int,
+        entry_start: int,
+        *,
+        split: int | None = None,
+        scaling: Scaling | None = None,
+        out: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> Processed:
         """Select the chunk's events and compute their inputs, labels, raw weights, splits.
 
@@ -170,6 +180,17 @@ class ChunkProcessor:
             Position of the file among all files of the spec (for the split hash).
         entry_start : int
             Entry number of the chunk's first event in its file.
+        split : int, optional
+            Keep only the events of this split (0 train, 1 validation, 2 test); the inputs
+            of the others are not computed.
+        scaling : dict, optional
+            Input name to the float32 mean and standard deviation of each of its features:
+            those inputs come standardised exactly as :meth:`Preprocessing.standardise`
+            makes them (padded entries keep the pad value).
+        out : dict, optional
+            Particle input name to ``(values, mask)`` arrays with at least as many rows as
+            the chunk has entries: the input is padded into their first rows (see
+            :func:`pad_collection`), with no new arrays.
         """
         columns = dict(columns)
         count = len(next(iter(columns.values()))) if columns else 0
@@ -179,25 +200,30 @@ class ChunkProcessor:
         for selection in (self._selection, self._source_selections[source_index]):
             if selection is not None:
                 keep &= _scalar(selection.evaluate(columns), "selection").astype(bool)
-        entries = np.arange(entry_start, entry_start + count)[keep]
-        columns = {name: values[keep] for name, values in columns.items()}
-        count = int(keep.sum())
-
-        inputs, masks = self._model_inputs(columns)
-        weight = np.ones(count)
-        for expression in self._weights:
-            weight = weight * _scalar(expression.evaluate(columns), f"weight {expression.text!r}")
+        entries = np.arange(entry_start, entry_start + count)
         event_numbers = (
             _scalar(columns[self.spec.split.event_column], "event_column")
             if self.spec.split.event_column
             else None
         )
+        splits = assign_splits(self.spec.split, self.seed, file_index, entries, event_numbers)
+        if split is not None:
+            keep &= splits == split
+        if not keep.all():  # (copying every column is not free)
+            columns = {name: values[keep] for name, values in columns.items()}
+            splits = splits[keep]
+            count = int(keep.sum())
+
+        inputs, masks = self._model_inputs(columns, scaling, out)
+        weight = np.ones(count)
+        for expression in self._weights:
+            weight = weight * _scalar(expression.evaluate(columns), f"weight {expression.text!r}")
         return Processed(
             inputs=inputs,
             masks=masks,
             label=self._label_of(self.spec.sources[source_index], columns, count),
             weight=weight.astype(np.float64),
-            split=assign_splits(self.spec.split, self.seed, file_index, entries, event_numbers),
+            split=splits,
             reweight_variable=None
             if self._reweight is None
             else _scalar(self._reweight.evaluate(columns), "reweight variable").astype(float),
@@ -240,19 +266,19 @@ class ChunkProcessor:
         return [name for name in self._variables if name in needed]  # definition order
 
     def _model_inputs(
-        self, columns: Columns
+        self,
+        columns: Columns,
+        scaling: Scaling | None = None,
+        out: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        scaling = scaling or {}
+        out = out or {}
         inputs: dict[str, np.ndarray] = {}
         masks: dict[str, np.ndarray] = {}
         for name, definition in self.spec.inputs.items():
             expressions = self._inputs[name]
-            if isinstance(definition, TabularInput):
-                values = [
-                    _scalar(e.evaluate(columns), f"input {name!r} column {e.text!r}")
-                    for e in expressions
-                ]
-                inputs[name] = np.stack(values, axis=1).astype(np.float32)
-            elif isinstance(definition, ParticlesInput):
+            scale = scaling.get(name)
+            if isinstance(definition, ParticlesInput):
                 sort = self._extras.get(name, {}).get("sort_by")
                 features = [self._jagged(e, columns, name) for e in expressions]
                 inputs[name], masks[name] = pad_collection(
@@ -260,10 +286,21 @@ class ChunkProcessor:
                     definition.length,
                     definition.pad_value,
                     None if sort is None else self._jagged(sort, columns, name),
+                    scale=scale,
+                    out=out.get(name),
                 )
+                continue
+            if isinstance(definition, TabularInput):
+                values = [
+                    _scalar(e.evaluate(columns), f"input {name!r} column {e.text!r}")
+                    for e in expressions
+                ]
+                inputs[name] = np.stack(values, axis=1).astype(np.float32)
             else:
                 inputs[name] = self._images(name, definition, columns)
-
+            if scale is not None:  # the arithmetic of Preprocessing.standardise
+                inputs[name] = inputs[name] - scale[0]
+                inputs[name] /= scale[1]
         return inputs, masks
 
     @staticmethod

@@ -48,7 +48,7 @@ from __future__ import annotations
 import difflib
 import glob
 import os
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -861,6 +861,27 @@ def read_columns(
         wanted = _check_names(reader, names)
         start, stop = _check_range(reader, entry_start, entry_stop)
         return _read(reader, wanted, start, stop)
+
+
+def read_ranges(
+    source: SourceFile, names: Collection[str], ranges: Iterable[tuple[int, int | None]]
+) -> Iterator[dict[str, Column]]:
+    """Read columns over several entry ranges of one file, opening it once.
+
+    The same as :func:`read_columns` for each range in turn (same checks, same errors),
+    without opening the file and finding its tree again for every range. The file stays
+    open until the iterator is exhausted or closed.
+
+    Yields
+    ------
+    dict[str, numpy.ndarray | ak.Array]
+        The columns of each range, as :func:`read_columns` returns them.
+    """
+    with _reader_for(source) as reader:
+        wanted = _check_names(reader, names)
+        for entry_start, entry_stop in ranges:
+            start, stop = _check_range(reader, entry_start, entry_stop)
+            yield _read(reader, wanted, start, stop)
 
 
 def cluster_starts(source: SourceFile) -> list[int] | None:
