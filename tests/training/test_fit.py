@@ -155,6 +155,7 @@ def test_a_logger_whose_package_is_missing_says_what_to_install(top, tmp_path):
         pytest.skip("tensorboard is installed here")
     with pytest.raises(ConfigError, match="pip install tensorboard"):
         train(run_config(top, MLP, logger="tensorboard"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # nothing left: the same command can run again
 
 
 def test_streaming_training_reads_chunks_and_learns(top, tmp_path):

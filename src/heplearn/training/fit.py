@@ -74,12 +74,19 @@ def train(
     run = RunDirectory(Path(out))
     if not _launched_rank():
         _prepare_directory(run, config, resume=resume, overwrite=overwrite)
-    if model_family(config.model.name).estimator:
-        from heplearn.training.estimator import train_estimator
+    try:
+        if model_family(config.model.name).estimator:
+            from heplearn.training.estimator import train_estimator
 
-        train_estimator(config, run)
-        return run
-    return _train_network(config, run, resume=resume, callbacks=callbacks or [])
+            train_estimator(config, run)
+            return run
+        return _train_network(config, run, resume=resume, callbacks=callbacks or [])
+    except BaseException:
+        # a run that fails before its first checkpoint (unreadable data, a missing logger
+        # package) leaves nothing behind, so the same command can simply be run again
+        if not resume and not _launched_rank() and not run.last_checkpoint.is_file():
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise
 
 
 def _launched_rank() -> bool:
