@@ -8,7 +8,6 @@ peak resident memory is its own. Two dataset sizes show that memory follows the 
 shuffle buffer, not the number of jets.
 """
 
-import contextlib
 import multiprocessing
 import tempfile
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 import psutil
 import uproot
 
+from benchmarks.memory import high_water_mark, reset_high_water_mark
 from benchmarks.report import Section
 from heplearn.config import parse_spec
 from heplearn.data.loaders import (
@@ -83,7 +83,7 @@ class _PeakGrowth:
     def __enter__(self) -> "_PeakGrowth":
         self._process = psutil.Process()
         self._baseline = self._peak = self._process.memory_info().rss
-        _reset_high_water_mark()
+        reset_high_water_mark()
         self._running = True
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -97,24 +97,8 @@ class _PeakGrowth:
     def __exit__(self, *exc_info: object) -> None:
         self._running = False
         self._thread.join()
-        peak = max(self._peak, _high_water_mark() or 0)
+        peak = max(self._peak, high_water_mark() or 0)
         self.mb = (peak - self._baseline) / 1e6
-
-
-def _reset_high_water_mark() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")
-
-
-def _high_water_mark() -> int | None:
-    """The process's peak resident memory in bytes since the last reset (Linux), or None."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _plain_iterate(paths: list[str], chunk_entries: int) -> tuple[int, float, float]:

@@ -23,6 +23,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from benchmarks.memory import high_water_mark, reset_high_water_mark
 from benchmarks.report import Section
 
 FILES = 4
@@ -145,25 +146,6 @@ def _warm_up(path: str, out_dir: str) -> None:
     scratch.unlink()
 
 
-def _reset_high_water_mark() -> bool:
-    """Reset the kernel's peak-RSS counter of this process (Linux); False where it cannot."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _high_water_mark() is not None
-
-
-def _high_water_mark() -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def measure(task: str, inputs: list[str], out_dir: str, max_memory: int) -> dict[str, Any]:
     """Run one task in this (child) process: wall time and peak RSS above the idle baseline.
 
@@ -179,7 +161,7 @@ def measure(task: str, inputs: list[str], out_dir: str, max_memory: int) -> dict
     _warm_up(inputs[0], out_dir)
     process = psutil.Process()
     baseline = process.memory_info().rss
-    has_high_water_mark = _reset_high_water_mark()
+    has_high_water_mark = reset_high_water_mark()
     peak = baseline
     done = threading.Event()
 
@@ -197,7 +179,7 @@ def measure(task: str, inputs: list[str], out_dir: str, max_memory: int) -> dict
     seconds = time.perf_counter() - started
     done.set()
     sampler.join()
-    high_water = (_high_water_mark() or 0) if has_high_water_mark else 0
+    high_water = (high_water_mark() or 0) if has_high_water_mark else 0
     return {
         "seconds": seconds,
         "peak_above_baseline": max(peak, high_water) - baseline,
