@@ -58,6 +58,7 @@ def run_predictions(
     *,
     observers: Sequence[str] = (),
     image: str | None = None,
+    splits: Sequence[str] = SPLITS,
 ) -> dict[str, Predictions]:
     """The run's predictions on every split of its data (or of ``data``).
 
@@ -72,6 +73,8 @@ def run_predictions(
         Expressions evaluated per event and attached as observers (raw values).
     image : str, optional
         An image input of the data attached for galleries.
+    splits : sequence of str
+        The splits to score (scoring the training split of a large sample takes long).
     """
     config = run.config()
     spec = data if data is not None else config.data
@@ -81,7 +84,7 @@ def run_predictions(
     )
     scorer = Scorer(run)
     predictions = {}
-    for split in SPLITS:
+    for split in splits:
         arrays = dataset.arrays(split)
         values = arrays.get(OBSERVERS)
         predictions[split] = Predictions(
@@ -217,7 +220,7 @@ def compare_run_directories(
                 f"{run.path} is a {run.task().kind} run; compare draws binary rejection curves"
             )
         observers = baselines if run is runs[0] else ()
-        test = run_predictions(run, observers=observers)["test"]
+        test = run_predictions(run, observers=observers, splits=("test",))["test"]
         curves.append((run.path.name, test))
         baseline_curves += [
             (name, Predictions(test.observers[name], test.labels, test.weights))
