@@ -14,15 +14,59 @@ reads and a ``build`` function. ``build(params, schema, n_outputs)`` returns eit
 
 ``schema`` holds only the inputs the model reads (see
 :func:`heplearn.models.registry.select_inputs`), in the dataset spec's order.
+
+Families that learn from the inputs alone (``objective`` ``anomaly`` or ``generative``)
+build a module that also follows :class:`LearnsInputs`: its ``event_losses`` is what
+training minimises (labels, when the data have them, serve only the evaluation), and its
+``forward`` returns one value per event, ``(batch, 1)``: the anomaly score (reconstruction
+error) of an autoencoder, the negative log-likelihood of a flow. Autoencoders also follow
+:class:`Embeds`; models that draw new events follow :class:`Samples`.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
+import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from heplearn.models.schema import InputKind, InputSchema
+
+Objective = Literal["supervised", "anomaly", "generative"]
+Inputs = dict[str, torch.Tensor]
+
+
+@runtime_checkable
+class LearnsInputs(Protocol):
+    """A model trained on its inputs alone (autoencoders, flows, diffusion models)."""
+
+    def event_losses(self, inputs: Inputs) -> torch.Tensor:
+        """The loss of every event, ``(batch,)``, before event weights."""
+        ...
+
+
+@runtime_checkable
+class Embeds(Protocol):
+    """A model with a latent space (the bottleneck of an autoencoder)."""
+
+    latent_dim: int
+
+    def embed(self, inputs: Inputs) -> torch.Tensor:
+        """The latent coordinates of every event, ``(batch, latent_dim)``."""
+        ...
+
+
+@runtime_checkable
+class Samples(Protocol):
+    """A model that draws new events."""
+
+    def sample(self, count: int, conditions: Inputs | None = None) -> Inputs:
+        """``count`` new events: each input the model generates, in its standardised units.
+
+        ``conditions`` holds the conditioning inputs of each event to draw (``count``
+        rows each) for conditional models, and is ``None`` for the others.
+        """
+        ...
 
 
 class ModelParams(BaseModel):
@@ -58,6 +102,11 @@ class ModelFamily:
         One line for ``heplearn models`` and error messages.
     estimator : bool
         True for scikit-learn style estimators trained without Lightning.
+    objective : {"supervised", "anomaly", "generative"}
+        What training minimises: the task's loss on the labels or target
+        (``supervised``), or the model's own ``event_losses`` on the inputs (an
+        ``anomaly`` detector scores events by that loss; a ``generative`` model draws
+        new events).
     """
 
     name: str
@@ -67,3 +116,4 @@ class ModelFamily:
     accepts: frozenset[InputKind]
     description: str
     estimator: bool = False
+    objective: Objective = "supervised"

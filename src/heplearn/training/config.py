@@ -77,6 +77,11 @@ class TrainingConfig(_Strict):
     threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's)")
     logger: Literal["none", "tensorboard", "mlflow"] = "none"
     progress_bar: bool = True
+    classes: list[str] | None = Field(
+        None,
+        description="train and validate on events of these classes only (e.g. [qcd] for an "
+        "anomaly detector trained on background); the test split keeps every class",
+    )
 
 
 class EvaluationConfig(_Strict):
@@ -116,6 +121,25 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _model_reads_the_inputs(self) -> "RunConfig":
         select_inputs(self.model, input_schema(self.data))
+        return self
+
+    @model_validator(mode="after")
+    def _training_classes_exist(self) -> "RunConfig":
+        chosen = self.training.classes
+        if chosen is None:
+            return self
+        known = self.data.classes or []
+        unknown = [name for name in chosen if name not in known]
+        if unknown or not chosen:
+            raise ConfigError(
+                f"training.classes: {unknown or chosen} are not classes of the data; "
+                f"data.classes lists {known or 'none'}"
+            )
+        if self.training.streaming is not None:
+            raise ConfigError(
+                "training.classes cannot be combined with training.streaming yet; train in "
+                "memory, or select the classes with data.selection"
+            )
         return self
 
     def model_data(self) -> DatasetSpec:

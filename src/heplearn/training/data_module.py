@@ -76,10 +76,10 @@ class RunDataModule(L.LightningDataModule):
         return self._loader("validation", shuffle=False)
 
     def arrays(self, split: str) -> dict[str, np.ndarray]:
-        """One split of the in-memory data as arrays (used by the estimators)."""
+        """One split of the in-memory data as arrays, of ``training.classes`` if given."""
         self.prepare()
         assert self.dataset is not None
-        return self.dataset.arrays(split)
+        return self._of_training_classes(self.dataset.arrays(split))
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         training = self.config.training
@@ -112,6 +112,15 @@ class RunDataModule(L.LightningDataModule):
             sampler=sampler,
             collate_fn=whole_batch,
         )
+
+    def _of_training_classes(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Only the events of ``training.classes``, when the config names them."""
+        chosen = self.config.training.classes
+        if chosen is None:
+            return arrays
+        names = self.spec.classes or []
+        keep = np.isin(arrays["label"], [names.index(name) for name in chosen])
+        return {key: values[keep] for key, values in arrays.items()}
 
     def _require_events(self, split: str, arrays: dict[str, np.ndarray]) -> None:
         if len(arrays["label"]) < self.world_size:

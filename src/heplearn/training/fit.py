@@ -150,7 +150,8 @@ def _train_network(
     preprocessing = run.preprocessing() if resume else None
     data = RunDataModule(config, preprocessing)
     data.prepare()
-    task = Task.of(data.spec, data.n_classes, training.loss)
+    objective = model_family(config.model.name).objective
+    task = Task.of(data.spec, data.n_classes, training.loss, objective)
     model = build_model(config.model, input_schema(data.spec), task.n_outputs)
     if training.compile:
         model = torch.compile(model)

@@ -11,7 +11,7 @@ from torch import nn
 from heplearn.errors import HeplearnError
 from heplearn.evaluation.metrics import auc, roc_curve
 from heplearn.training.config import TrainingConfig
-from heplearn.training.task import Task
+from heplearn.training.task import Task, weighted_mean
 
 Batch = dict[str, torch.Tensor]
 
@@ -44,9 +44,20 @@ class RunModule(L.LightningModule):
         """Model outputs (logits or values) for a batch."""
         return self.model(batch)
 
+    def event_losses(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The loss of every event, and the outputs when the loss was computed from them.
+
+        Supervised tasks compare the outputs with the labels; a model that learns its
+        inputs (autoencoder, flow) computes its own losses.
+        """
+        if self.task.learns_inputs:
+            return self.model.event_losses(batch), None
+        outputs = self(batch)
+        return self.task.event_losses(outputs, batch["label"]), outputs
+
     def training_step(self, batch: Batch, batch_index: int) -> torch.Tensor:
         """Weighted loss of one batch; a NaN or infinite loss stops the run."""
-        loss = self.task.weighted_loss(self(batch), batch["label"], batch["weight"])
+        loss = weighted_mean(self.event_losses(batch)[0], batch["weight"])
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"the training loss became {loss.item()} at epoch {self.current_epoch}, "
@@ -59,10 +70,10 @@ class RunModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_index: int) -> None:
         """Validation loss, and the scores kept for the epoch's AUC."""
-        outputs = self(batch)
-        loss = self.task.weighted_loss(outputs, batch["label"], batch["weight"])
+        event_losses, outputs = self.event_losses(batch)
+        loss = weighted_mean(event_losses, batch["weight"])
         self.log("val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
-        if self.task.kind != "regression":
+        if outputs is not None and self.task.kind in ("binary", "multiclass"):
             scores = self.task.scores(outputs).detach().float()
             self._validation.append((scores, batch["label"], batch["weight"]))
 

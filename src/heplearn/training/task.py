@@ -1,4 +1,4 @@
-"""What is learned: binary or multi-class classification or regression, and its loss."""
+"""What is learned: classification, regression, or the inputs themselves, and the loss."""
 
 from dataclasses import dataclass
 from typing import Literal
@@ -8,13 +8,18 @@ import torch.nn.functional as F
 
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
+from heplearn.models.base import Objective
 
-TaskKind = Literal["binary", "multiclass", "regression"]
+TaskKind = Literal["binary", "multiclass", "regression", "anomaly", "generative"]
 
+# the model's own event_losses: reconstruction error, negative log-likelihood, ...
+MODEL_LOSS = "model"
 _LOSSES = {
     "binary": ("bce",),
     "multiclass": ("cross-entropy",),
     "regression": ("mse", "mae", "huber"),
+    "anomaly": (MODEL_LOSS,),
+    "generative": (MODEL_LOSS,),
 }
 
 
@@ -24,11 +29,14 @@ class Task:
 
     Attributes
     ----------
-    kind : {"binary", "multiclass", "regression"}
+    kind : {"binary", "multiclass", "regression", "anomaly", "generative"}
+        ``anomaly`` and ``generative`` runs learn their inputs (the model's own
+        ``event_losses``); labels, when the data have them, serve the evaluation only.
     n_outputs : int
-        Model outputs: 1 logit for two classes, one per class for more, 1 for regression.
+        Model outputs: 1 logit for two classes, one per class for more, 1 for regression,
+        1 (the anomaly score, or the negative log-likelihood) when learning the inputs.
     loss : str
-        ``bce``, ``cross-entropy``, ``mse``, ``mae`` or ``huber``.
+        ``bce``, ``cross-entropy``, ``mse``, ``mae``, ``huber`` or ``model``.
     """
 
     kind: TaskKind
@@ -36,10 +44,19 @@ class Task:
     loss: str
 
     @classmethod
-    def of(cls, spec: DatasetSpec, n_classes: int, loss: str = "auto") -> "Task":
-        """The task of a dataset spec with ``n_classes`` classes (ignored for regression)."""
-        if spec.task == "regression":
-            kind: TaskKind = "regression"
+    def of(
+        cls,
+        spec: DatasetSpec,
+        n_classes: int,
+        loss: str = "auto",
+        objective: Objective = "supervised",
+    ) -> "Task":
+        """The task of a model with ``objective`` on a spec with ``n_classes`` classes."""
+        if objective != "supervised":
+            kind: TaskKind = objective
+            n_outputs = 1
+        elif spec.task == "regression":
+            kind = "regression"
             n_outputs = 1
         elif n_classes == 2:
             kind, n_outputs = "binary", 1
@@ -58,8 +75,20 @@ class Task:
             )
         return cls(kind, n_outputs, chosen)
 
+    @property
+    def learns_inputs(self) -> bool:
+        """True when the model's own ``event_losses`` on the inputs are minimised."""
+        return self.loss == MODEL_LOSS
+
+    @property
+    def scores_values(self) -> bool:
+        """True when a score is one number per event rather than class probabilities."""
+        return self.kind in ("regression", "anomaly", "generative")
+
     def event_losses(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss of every event, ``(batch,)``, before weighting."""
+        """The loss of every event, ``(batch,)``, before weighting (supervised tasks)."""
+        if self.learns_inputs:
+            raise ValueError(f"a {self.kind} task's loss is the model's own event_losses")
         if self.kind == "binary":
             return F.binary_cross_entropy_with_logits(
                 outputs[:, 0], labels.to(outputs.dtype), reduction="none"
@@ -77,18 +106,23 @@ class Task:
     def weighted_loss(
         self, outputs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
     ) -> torch.Tensor:
-        """Mean over the batch of weight × event loss.
-
-        A mean over events (not divided by the sum of weights) keeps negative weights
-        meaningful and makes the gradient of a batch split over ranks average exactly to
-        the gradient of the whole batch.
-        """
-        return (weights.to(outputs.dtype) * self.event_losses(outputs, labels)).mean()
+        """Mean over the batch of weight × event loss (supervised tasks)."""
+        return weighted_mean(self.event_losses(outputs, labels), weights)
 
     def scores(self, outputs: torch.Tensor) -> torch.Tensor:
-        """Probabilities (signal probability ``(batch,)`` for binary) or predicted values."""
+        """Probabilities (signal probability ``(batch,)`` for binary) or per-event values."""
         if self.kind == "binary":
             return torch.sigmoid(outputs[:, 0])
         if self.kind == "multiclass":
             return torch.softmax(outputs, dim=1)
         return outputs[:, 0]
+
+
+def weighted_mean(event_losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over the batch of weight × event loss.
+
+    A mean over events (not divided by the sum of weights) keeps negative weights
+    meaningful and makes the gradient of a batch split over ranks average exactly to the
+    gradient of the whole batch.
+    """
+    return (weights.to(event_losses.dtype) * event_losses).mean()
