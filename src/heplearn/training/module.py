@@ -10,6 +10,7 @@ from torch import nn
 
 from heplearn.errors import HeplearnError
 from heplearn.evaluation.metrics import auc, roc_curve
+from heplearn.models.base import LearnsInputs
 from heplearn.training.config import TrainingConfig
 from heplearn.training.task import Task, weighted_mean
 
@@ -51,6 +52,7 @@ class RunModule(L.LightningModule):
         inputs (autoencoder, flow) computes its own losses.
         """
         if self.task.learns_inputs:
+            assert isinstance(self.model, LearnsInputs)
             return self.model.event_losses(batch), None
         outputs = self(batch)
         return self.task.event_losses(outputs, batch["label"]), outputs
