@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+from heplearn.errors import InputError
+from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
+
+
+def test_one_histogram_and_one_ratio_panel_per_feature():
+    rng = np.random.default_rng(0)
+    real = HistogramSample("real", rng.normal(size=(500, 3)))
+    same = HistogramSample("generated", real.values.copy(), np.full(500, 2.0))
+    figure = ratio_histograms_figure([real, same], ["mass", "tau21", "pt"], bins=10)
+    axes = figure.axes
+    assert len(axes) == 6
+    assert [a.get_xlabel() for a in axes[1::2]] == ["mass", "tau21", "pt"]
+    # identical shapes (weights only change the normalisation): every ratio is exactly 1
+    (points,) = axes[1].containers
+    ratio_values = points.lines[0].get_ydata()
+    assert np.allclose(ratio_values[np.isfinite(ratio_values)], 1.0)
+
+
+def test_values_that_do_not_fit_the_columns_are_refused():
+    with pytest.raises(InputError, match="expected \\(events, 2\\)"):
+        ratio_histograms_figure([HistogramSample("a", np.zeros((10, 3)))], ["x", "y"])
