@@ -1,11 +1,13 @@
 """Scores of a trained run for arrays of model inputs: what evaluate and predict share."""
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from heplearn.models.base import Embeds
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 
@@ -41,9 +43,29 @@ class Scorer:
         return names
 
     def scores(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        """Signal probability ``(N,)`` (binary), probabilities ``(N, K)`` or values ``(N,)``."""
+        """Signal probability ``(N,)`` (binary), probabilities ``(N, K)`` or values ``(N,)``.
+
+        Values are the prediction (regression), the anomaly score (autoencoders) or the
+        negative log-likelihood (flows).
+        """
         if not isinstance(self.model, nn.Module):
             return self._estimator_scores(arrays)
+        shape = (0, self.task.n_outputs) if self.task.kind == "multiclass" else (0,)
+        return self._batched(lambda batch: self.task.scores(self.model(batch)), arrays, shape)
+
+    def embeddings(self, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Latent coordinates ``(N, D)`` of a model with a latent space, else ``None``."""
+        if not isinstance(self.model, Embeds):
+            return None
+        return self._batched(self.model.embed, arrays, (0, self.model.latent_dim))
+
+    def _batched(
+        self,
+        function: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        arrays: dict[str, np.ndarray],
+        empty_shape: tuple[int, ...],
+    ) -> np.ndarray:
+        """``function`` applied batch by batch without gradients, results concatenated."""
         count = len(arrays[next(iter(self.schema))])
         parts = []
         with torch.no_grad():
@@ -54,10 +76,9 @@ class Scorer:
                     )
                     for name in self.input_names
                 }
-                parts.append(self.task.scores(self.model(batch)).numpy())
+                parts.append(function(batch).numpy())
         if not parts:
-            shape = (0, self.task.n_outputs) if self.task.kind == "multiclass" else (0,)
-            return np.zeros(shape, np.float32)
+            return np.zeros(empty_shape, np.float32)
         return np.concatenate(parts)
 
     def _estimator_scores(self, arrays: dict[str, np.ndarray]) -> np.ndarray:

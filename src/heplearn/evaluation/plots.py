@@ -299,6 +299,7 @@ def score_distribution_figure(
     ks_p_values: Mapping[str, float] | None = None,
     bins: int = 40,
     style: str = "CMS",
+    score_label: str = "Score",
 ) -> Figure:
     """Score distributions per true class, train filled and test as points (overtraining check).
 
@@ -318,6 +319,8 @@ def score_distribution_figure(
         Number of bins (over [0, 1] when all scores lie there).
     style : str
         mplhep style name.
+    score_label : str
+        Name of the score on the x axis.
 
     Returns
     -------
@@ -357,27 +360,39 @@ def score_distribution_figure(
                 label=f"{name} test{ks}",
                 ax=axes,
             )
-        axes.set_xlabel("Score" if output is None else f"Score of class {class_names[output]}")
+        axes.set_xlabel(
+            score_label if output is None else f"{score_label} of class {class_names[output]}"
+        )
         axes.set_ylabel("Density (unit area)")
         axes.legend(fontsize="x-small")
     return figure
 
 
 def confusion_matrix_figure(
-    matrix: np.ndarray, class_names: Sequence[str], *, normalised: bool, style: str = "CMS"
+    matrix: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    normalised: bool,
+    style: str = "CMS",
+    column_names: Sequence[str] | None = None,
+    column_label: str = "Predicted class",
 ) -> Figure:
     """A confusion matrix, true class down the rows, predicted class along the columns.
 
     Parameters
     ----------
     matrix : numpy.ndarray
-        ``(K, K)`` weighted counts or row-normalised fractions.
+        ``(K, M)`` weighted counts or row-normalised fractions.
     class_names : sequence of str
-        Class names in label order.
+        Class names in label order (the rows).
     normalised : bool
         Whether the rows are fractions (shown with two decimals on a 0–1 colour scale).
     style : str
         mplhep style name.
+    column_names : sequence of str, optional
+        Names of the columns, when they are not the classes (e.g. clusters).
+    column_label : str
+        Title of the column axis.
 
     Returns
     -------
@@ -402,10 +417,11 @@ def confusion_matrix_figure(
                 fontsize="small",
                 color="white" if value > threshold else "black",
             )
-        axes.set_xticks(range(n_classes), class_names)
+        columns = class_names if column_names is None else column_names
+        axes.set_xticks(range(len(columns)), columns)
         axes.set_yticks(range(n_classes), class_names)
         axes.minorticks_off()
-        axes.set_xlabel("Predicted class")
+        axes.set_xlabel(column_label)
         axes.set_ylabel("True class")
     return figure
 

@@ -50,6 +50,8 @@ class Predictions:
         those plots).
     images : numpy.ndarray or None
         ``(N, C, H, W)`` jet images for galleries, when the model had an image input.
+    embeddings : numpy.ndarray or None
+        ``(N, D)`` latent coordinates, when the model has a latent space (autoencoders).
     """
 
     scores: np.ndarray
@@ -57,6 +59,7 @@ class Predictions:
     weights: np.ndarray
     observers: dict[str, np.ndarray] = field(default_factory=dict)
     images: np.ndarray | None = None
+    embeddings: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.scores = np.asarray(self.scores, dtype=np.float64)
@@ -85,6 +88,13 @@ class Predictions:
                 f"predictions: 'images' has shape {self.images.shape}, expected "
                 f"({n_events}, channels, height, width)"
             )
+        if self.embeddings is not None:
+            self.embeddings = np.asarray(self.embeddings, dtype=np.float64)
+            if self.embeddings.ndim != 2 or len(self.embeddings) != n_events:
+                raise InputError(
+                    f"predictions: 'embeddings' has shape {self.embeddings.shape}, expected "
+                    f"({n_events}, latent dimensions)"
+                )
         if not np.issubdtype(self.labels.dtype, np.number):
             raise InputError(f"predictions: 'labels' must be numeric, got {self.labels.dtype}")
         for name in ("scores", "labels", "weights"):

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from heplearn.data.dataset import load_dataset
+from heplearn.data.dataset import Dataset, load_dataset
 from heplearn.data.spec import DatasetSpec, TabularInput
 from heplearn.errors import ConfigError
 from heplearn.evaluation.compare import Comparison, compare_runs
@@ -52,6 +52,59 @@ def _with_extras(
     return model_spec.model_copy(update={"inputs": inputs, "standardise": standardise})
 
 
+def load_run_data(
+    run: RunDirectory,
+    data: DatasetSpec | None = None,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+) -> tuple[Dataset, Scorer]:
+    """The run's data (or ``data``) with the run's preprocessing, and its scorer.
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run.
+    data : DatasetSpec, optional
+        Other data with the inputs the model reads (same names and columns); default the
+        run's own spec. The run's preprocessing is applied either way.
+    observers : sequence of str
+        Expressions evaluated per event and attached as observers (raw values).
+    image : str, optional
+        An image input of the data attached for galleries.
+    """
+    config = run.config()
+    spec = data if data is not None else config.data
+    model_spec = _model_inputs_of(run, spec)
+    dataset = load_dataset(
+        _with_extras(spec, model_spec, observers, image), config.seed, run.preprocessing()
+    )
+    return dataset, Scorer(run)
+
+
+def split_predictions(
+    dataset: Dataset,
+    scorer: Scorer,
+    split: str,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+) -> Predictions:
+    """The predictions on one split of data loaded by :func:`load_run_data`."""
+    arrays = dataset.arrays(split)
+    values = arrays.get(OBSERVERS)
+    return Predictions(
+        scores=scorer.scores(arrays),
+        labels=arrays["label"],
+        weights=arrays["weight"],
+        observers={name: values[:, i] for i, name in enumerate(observers)}
+        if values is not None
+        else {},
+        images=arrays[image] if image is not None else None,
+        embeddings=scorer.embeddings(arrays),
+    )
+
+
 def run_predictions(
     run: RunDirectory,
     data: DatasetSpec | None = None,
@@ -67,8 +120,7 @@ def run_predictions(
     run : RunDirectory
         A finished run.
     data : DatasetSpec, optional
-        Other data with the inputs the model reads (same names and columns); default the
-        run's own spec. The run's preprocessing is applied either way.
+        Other data with the inputs the model reads (see :func:`load_run_data`).
     observers : sequence of str
         Expressions evaluated per event and attached as observers (raw values).
     image : str, optional
@@ -76,27 +128,11 @@ def run_predictions(
     splits : sequence of str
         The splits to score (scoring the training split of a large sample takes long).
     """
-    config = run.config()
-    spec = data if data is not None else config.data
-    model_spec = _model_inputs_of(run, spec)
-    dataset = load_dataset(
-        _with_extras(spec, model_spec, observers, image), config.seed, run.preprocessing()
-    )
-    scorer = Scorer(run)
-    predictions = {}
-    for split in splits:
-        arrays = dataset.arrays(split)
-        values = arrays.get(OBSERVERS)
-        predictions[split] = Predictions(
-            scores=scorer.scores(arrays),
-            labels=arrays["label"],
-            weights=arrays["weight"],
-            observers={name: values[:, i] for i, name in enumerate(observers)}
-            if values is not None
-            else {},
-            images=arrays[image] if image is not None else None,
-        )
-    return predictions
+    dataset, scorer = load_run_data(run, data, observers=observers, image=image)
+    return {
+        split: split_predictions(dataset, scorer, split, observers=observers, image=image)
+        for split in splits
+    }
 
 
 def _model_inputs_of(run: RunDirectory, spec: DatasetSpec) -> DatasetSpec:
@@ -141,21 +177,34 @@ def evaluate_run(
     settings = settings or config.evaluation
     task = run.task()
     class_names = run.class_names() or []
-    predictions = run_predictions(
-        run, data, observers=settings.observers, image=_gallery_image(run, settings)
-    )
-    evaluation = evaluate_predictions(
-        predictions["train"],
-        predictions["test"],
-        task.kind,
-        class_names,
-        run.path,
-        working_point=settings.working_point,
-        style=settings.style,
-        observer_bins=settings.observer_bins,
-        bootstrap_resamples=settings.bootstrap,
-        seed=config.seed,
-    )
+    if task.kind == "anomaly":
+        from heplearn.evaluation.anomaly import evaluate_anomaly
+
+        dataset, scorer = load_run_data(run, data, observers=settings.observers)
+        metrics, plots, predictions = evaluate_anomaly(run, dataset, scorer, settings)
+        evaluation = Evaluation(metrics=metrics, plots=plots)
+    elif task.kind == "generative":
+        from heplearn.evaluation.generative import evaluate_generative
+
+        dataset, scorer = load_run_data(run, data)
+        metrics, plots, predictions = evaluate_generative(run, dataset, scorer, settings)
+        evaluation = Evaluation(metrics=metrics, plots=plots)
+    else:
+        predictions = run_predictions(
+            run, data, observers=settings.observers, image=_gallery_image(run, settings)
+        )
+        evaluation = evaluate_predictions(
+            predictions["train"],
+            predictions["test"],
+            task.kind,
+            class_names,
+            run.path,
+            working_point=settings.working_point,
+            style=settings.style,
+            observer_bins=settings.observer_bins,
+            bootstrap_resamples=settings.bootstrap,
+            seed=config.seed,
+        )
     metrics_path = write_metrics(evaluation.metrics, run.path / METRICS)
     report_path = write_report(
         run.path / REPORT,

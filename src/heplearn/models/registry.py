@@ -5,7 +5,7 @@ from typing import Any
 
 from heplearn.config import parse_spec
 from heplearn.errors import ConfigError
-from heplearn.models import bdt, cnn, deepsets, efn, logistic, mlp, part, particlenet
+from heplearn.models import autoencoder, bdt, cnn, deepsets, efn, logistic, mlp, part, particlenet
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.schema import InputSchema
 
@@ -20,6 +20,7 @@ MODELS: dict[str, ModelFamily] = {
         efn.FAMILY,
         *particlenet.FAMILIES,
         *part.FAMILIES,
+        *autoencoder.FAMILIES,
     )
 }
 
