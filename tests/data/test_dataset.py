@@ -227,3 +227,27 @@ def test_regression_target_and_manual_standardisation(top):
     rows = dataset.summary()
     assert {row["class"] for row in rows} == {"all"}
     assert sum(row["events"] for row in rows) == len(events)
+
+
+def test_images_standardised_pixel_by_pixel(top, tmp_path):
+    spec = parse_spec(
+        DatasetSpec,
+        {
+            "sources": [{"files": [f"{top}/*.root"]}],
+            "label": "is_signal",
+            "inputs": {"image": {"kind": "image", "bins": 8, "channels": ["part_charge != 0"]}},
+            "standardise": {"image": "auto"},
+        },
+    )
+    dataset = load_dataset(spec, seed=2)
+    train = dataset.arrays("train")["image"]
+    assert train.shape[1:] == (1, 8, 8)
+    np.testing.assert_allclose(train.mean(axis=0), 0.0, atol=1e-5)
+    spread = train.std(axis=0)
+    # every pixel with activity has unit spread on the training split
+    assert np.allclose(spread[spread > 0], 1.0, atol=1e-3)
+    dataset.preprocessing.save(tmp_path / "preprocessing.json")
+    again = load_dataset(
+        spec, seed=2, preprocessing=Preprocessing.load(tmp_path / "preprocessing.json")
+    )
+    np.testing.assert_array_equal(again.arrays("train")["image"], train)

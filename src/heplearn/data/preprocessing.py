@@ -174,6 +174,10 @@ class FitStatistics:
                 for column, (manual_mean, manual_std) in mode.items():
                     index = columns.index(column)
                     mean[index], std[index] = manual_mean, manual_std
+            definition = spec.inputs[name]
+            if isinstance(definition, ImageInput):  # one mean and spread per pixel
+                shape = (len(definition.channels or [None]), definition.bins, definition.bins)
+                mean, std = mean.reshape(shape), std.reshape(shape)
             standardisation[name] = {"mean": mean.tolist(), "std": std.tolist()}
         return Preprocessing(scales, reweighting, standardisation)
 
