@@ -22,3 +22,12 @@ def test_one_histogram_and_one_ratio_panel_per_feature():
 def test_values_that_do_not_fit_the_columns_are_refused():
     with pytest.raises(InputError, match="expected \\(events, 2\\)"):
         ratio_histograms_figure([HistogramSample("a", np.zeros((10, 3)))], ["x", "y"])
+
+
+def test_a_sample_far_from_the_reference_stays_in_the_picture():
+    rng = np.random.default_rng(1)
+    real = HistogramSample("real", rng.normal(0, 1, size=(500, 1)))
+    far = HistogramSample("generated", rng.normal(20, 1, size=(500, 1)))
+    top = ratio_histograms_figure([real, far], ["x"], bins=20).axes[0]
+    low, high = top.get_xlim()
+    assert low < 0 and high > 20

@@ -86,7 +86,8 @@ def ratio_histograms_figure(
     columns : sequence of str
         Feature names, one per column of every sample's values (the x-axis labels).
     bins : int
-        Equal-width bins over the bulk (0.5–99.5 % quantiles) of the reference.
+        Equal-width bins over the bulk (0.5–99.5 % quantiles) of all samples together,
+        so that a sample far from the reference still shows.
     style : str
         mplhep style name.
 
@@ -123,7 +124,7 @@ def _draw_feature(
     bins: int,
 ) -> None:
     reference_values, reference_weights = samples[0].column(index)
-    edges = bin_edges(reference_values, bins)
+    edges = bin_edges(np.concatenate([sample.column(index)[0] for sample in samples]), bins)
     centres = (edges[1:] + edges[:-1]) / 2
     reference, reference_errors = _shape(reference_values, reference_weights, edges)
     mplhep.histplot(
