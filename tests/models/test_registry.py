@@ -19,6 +19,10 @@ FAMILIES = [
     "particlenet-lite",
     "part",
     "part-small",
+    "autoencoder",
+    "vae",
+    "flow",
+    "ddpm",
 ]
 
 
@@ -73,13 +77,17 @@ def test_every_family_builds_with_its_defaults(zoo, name: str) -> None:
     section: dict[str, object] = {"name": name}
     if name in {"part", "part-small"}:
         section["vectors"] = "vectors"
-    elif name in {"logistic", "mlp"}:
+    elif name in {"logistic", "mlp", "autoencoder", "vae"}:
         section["inputs"] = ["jet"]
-    elif name not in {"cnn", "bdt"}:
+    elif name == "ddpm":
+        section["inputs"] = ["image"]
+    elif name not in {"cnn", "bdt", "flow"}:  # a flow picks its features itself
         section["inputs"] = ["particles", "jet"]  # not the four-vectors
-    model = build_model(model_params(section), schema, 3)
+    # models that learn their inputs give one value per event (anomaly score, NLL)
+    outputs = 3 if MODELS[name].objective == "supervised" else 1
+    model = build_model(model_params(section), schema, outputs)
     if name == "bdt":
         assert isinstance(model, BoostedDecisionTrees)
         return
     assert isinstance(model, nn.Module)
-    zoo.assert_outputs(model, zoo.batch(schema, size=2), (2, 3))
+    zoo.assert_outputs(model, zoo.batch(schema, size=2), (2, outputs))

@@ -1,11 +1,23 @@
 """The model registry: names to families, validated parameters, input selection, building."""
 
 import difflib
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from heplearn.config import parse_spec
 from heplearn.errors import ConfigError
-from heplearn.models import autoencoder, bdt, cnn, deepsets, efn, logistic, mlp, part, particlenet
+from heplearn.models import (
+    autoencoder,
+    bdt,
+    cnn,
+    deepsets,
+    diffusion,
+    efn,
+    flow,
+    logistic,
+    mlp,
+    part,
+    particlenet,
+)
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.schema import InputSchema
 
@@ -21,6 +33,8 @@ MODELS: dict[str, ModelFamily] = {
         *particlenet.FAMILIES,
         *part.FAMILIES,
         *autoencoder.FAMILIES,
+        flow.FAMILY,
+        diffusion.FAMILY,
     )
 }
 
@@ -42,6 +56,15 @@ def model_params(section: Any) -> ModelParams:
     return parse_spec(family.params, section, prefix="model.")
 
 
+@runtime_checkable
+class ChoosesInputs(Protocol):
+    """Parameters that name their inputs by role and pick them from the data's schema."""
+
+    def choose_inputs(self, schema: InputSchema) -> list[str]:
+        """The names of the inputs the model reads; a :class:`ConfigError` if it cannot."""
+        ...
+
+
 def select_inputs(params: ModelParams, schema: InputSchema) -> InputSchema:
     """The inputs a model reads, checked against the kinds its family accepts.
 
@@ -54,6 +77,8 @@ def select_inputs(params: ModelParams, schema: InputSchema) -> InputSchema:
     """
     family = model_family(params.name)
     available = ", ".join(f"{name} ({info.kind})" for name, info in schema.items())
+    if isinstance(params, ChoosesInputs):  # e.g. a flow: its features and its condition
+        params = params.model_copy(update={"inputs": params.choose_inputs(schema)})
     if params.inputs is not None:
         unknown = [name for name in params.inputs if name not in schema]
         if unknown:
