@@ -13,7 +13,10 @@ def _generate(*arguments: str):
     return runner.invoke(app, ["generate", *arguments])
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["demo"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["generate"], ["demo"], ["train"], ["evaluate"], ["predict"], ["sample"], ["reweight"]],
+)
 def test_every_command_has_help(command):
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
@@ -126,3 +129,15 @@ def test_shuffle_rejects_a_bad_memory_budget(tmp_path):
     )
     assert result.exit_code == USER_ERROR_EXIT_CODE
     assert "error: " in result.stderr
+
+
+def test_error_messages_keep_their_square_brackets(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "data:\n  sources: [{files: [x.root], label: 0}]\n  classes: [a, b]\n"
+        "  inputs: {jet: {kind: tabular, columns: [jet_pt]}}\n"
+        "model: {name: mlp, inputs: [nope]}\n"
+    )
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
+    _assert_one_line_error(result, "['nope']")
+    assert not (tmp_path / "run").exists()

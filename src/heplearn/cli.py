@@ -11,6 +11,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from heplearn import __version__
 from heplearn.errors import ConfigError, HeplearnError
@@ -39,7 +40,7 @@ def reports_errors(command: Command) -> Command:
         except HeplearnError as error:
             if _state["debug"]:
                 raise
-            errors.print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
+            errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", soft_wrap=True)
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
     return wrapper  # type: ignore[return-value]
@@ -150,6 +151,14 @@ def generate(
     file_format: Annotated[
         FileFormat, typer.Option("--format", help="Output format.")
     ] = FileFormat.root,
+    pythia: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pythia",
+            help="Extra Pythia setting, read after the process settings, e.g. "
+            "'TimeShower:alphaSvalue = 0.15' (repeatable).",
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a sample already in --out.")] = False,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
@@ -171,6 +180,7 @@ def generate(
             jet_radius=jet_radius,
             events_per_file=events_per_file,
             format=file_format.value,
+            pythia_settings=tuple(pythia or ()),
         )
     except ValidationError as error:
         raise config_error(error) from None
@@ -396,3 +406,106 @@ def export(
 
     report = export_onnx(RunDirectory(run), out, opset=opset, check=check)
     typer.echo(report.summary())
+
+
+@app.command()
+@reports_errors
+def sample(
+    run: Annotated[Path, typer.Argument(help="A generative run (the --out of heplearn train).")],
+    n: Annotated[int, typer.Option("--n", "-n", help="Events to draw.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The ROOT file to write.")],
+    seed: Annotated[int, typer.Option(help="Seed of the conditions and the drawing.")] = 0,
+    condition: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Draw a condition column uniformly in a range, column=low:high, or fix it, "
+            "column=value (repeatable; default: resample the run's test split)."
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --out file.")] = False,
+) -> None:
+    """Draw new events from a generative run (e.g. a flow) into a ROOT file, tree Events."""
+    from heplearn.sampling import TREE, parse_condition_ranges, sample_run
+
+    ranges = parse_condition_ranges(condition) if condition else None
+    written = sample_run(run, n, out, conditions_from=ranges, seed=seed, overwrite=overwrite)
+    typer.echo(
+        f"wrote {written.events} events to {written.path} (tree {TREE}: "
+        f"{', '.join(written.branches)})"
+    )
+
+
+@app.command()
+@reports_errors
+def reweight(
+    run: Annotated[
+        Path, typer.Argument(help="A binary run trained on source (class 0) vs target (class 1).")
+    ],
+    files: Annotated[
+        list[str] | None, typer.Argument(help="Files of the source kind to weight (globs).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Folder of the weight files (default: beside each file); with --closure, "
+            "of the closure (default: the run).",
+        ),
+    ] = None,
+    tree: Annotated[str | None, typer.Option(help="Tree of the input files.")] = None,
+    closure: Annotated[
+        bool,
+        typer.Option(
+            "--closure",
+            help="Instead of weighting files: check the weights on the run's test split "
+            "(histograms, two-sample AUC before and after).",
+        ),
+    ] = False,
+    clip: Annotated[
+        float, typer.Option(help="Keep the target probability p between clip and 1 - clip.")
+    ] = 1e-3,
+    normalise: Annotated[
+        bool, typer.Option(help="Scale the weights to mean 1 over all the files.")
+    ] = True,
+    chunk_entries: Annotated[
+        int, typer.Option(help="Entries read and scored at a time.")
+    ] = 100_000,
+    overwrite: Annotated[bool, typer.Option(help="Replace existing weight files.")] = False,
+) -> None:
+    """Density-ratio weights w = p/(1-p) from a classifier, or their closure test."""
+    from heplearn.run_directory import RunDirectory
+
+    if closure == bool(files):
+        raise ConfigError(
+            "give the files to weight, or --closure to check the run on its test split, not both"
+        )
+    if closure:
+        from heplearn.evaluation.closure import reweighting_closure
+
+        result = reweighting_closure(RunDirectory(run), out, clip=clip)
+        metrics = result.metrics
+        typer.echo(
+            f"two-sample AUC {metrics['source']} vs {metrics['target']}: "
+            f"{result.before.auc:.3f} ± {result.before.auc_uncertainty:.3f} before, "
+            f"{result.after.auc:.3f} ± {result.after.auc_uncertainty:.3f} after reweighting "
+            f"({result.after.events} held-out events)"
+        )
+        typer.echo(f"closure: {result.json_path}")
+        typer.echo(f"report:  {result.report_path}")
+        return
+    from heplearn.data.sources import expand_files
+    from heplearn.deploy.reweight import WEIGHTS_TREE, reweight_files
+
+    written = reweight_files(
+        RunDirectory(run),
+        expand_files(files or []),
+        out,
+        tree=tree,
+        clip=clip,
+        normalise=normalise,
+        chunk_entries=chunk_entries,
+        overwrite=overwrite,
+    )
+    for item in written:
+        typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree {WEIGHTS_TREE})")

@@ -1,21 +1,31 @@
-"""Deployment: scores on new files (:mod:`.predict`) and the ONNX export (:mod:`.export`).
+"""Deployment: scores on new files (:mod:`.predict`), the ONNX export (:mod:`.export`) and
+density-ratio weights from a reweighting classifier (:mod:`.reweight`).
 
-``export_onnx``, ``ExportReport`` and ``read_metadata`` are importable from here; they are
-loaded on first use, so that ``heplearn.deploy.predict`` does not import onnx.
+``export_onnx``, ``ExportReport``, ``read_metadata``, ``reweight_files`` and
+``ReweightedFile`` are importable from here; they are loaded on first use, so that
+``heplearn.deploy.predict`` does not import onnx.
 """
 
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from heplearn.deploy.export import ExportReport, export_onnx, read_metadata
+    from heplearn.deploy.reweight import ReweightedFile, reweight_files
 
-__all__ = ["ExportReport", "export_onnx", "read_metadata"]
+_MODULES = {
+    "ExportReport": "export",
+    "export_onnx": "export",
+    "read_metadata": "export",
+    "ReweightedFile": "reweight",
+    "reweight_files": "reweight",
+}
+
+__all__ = ["ExportReport", "ReweightedFile", "export_onnx", "read_metadata", "reweight_files"]
 
 
 def __getattr__(name: str) -> Any:
-    """The export API, imported when first asked for."""
-    if name in __all__:
-        from heplearn.deploy import export
-
-        return getattr(export, name)
+    """The export and reweighting API, imported when first asked for."""
+    if name in _MODULES:
+        return getattr(import_module(f"{__name__}.{_MODULES[name]}"), name)
     raise AttributeError(f"module 'heplearn.deploy' has no attribute {name!r}")

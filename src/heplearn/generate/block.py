@@ -76,7 +76,7 @@ def generate_block(sample_name: str, options: GenerateOptions, block: Block) -> 
 def _generate_block(sample_name: str, options: GenerateOptions, block: Block) -> BlockResult:
     sample = get_sample(sample_name)
     process = sample.processes(options)[block.process_index]
-    pythia = new_pythia(process.settings, block.seed, options.ecm_gev)
+    pythia = new_pythia(process.settings, block.seed, options.ecm_gev, options.pythia_settings)
     context = BlockContext(pythia, np.random.default_rng(block.seed), options)
     parts: list[dict[str, Column]] = []
     accepted = generated = 0

@@ -27,6 +27,7 @@ from heplearn.errors import OutputError
 from heplearn.files import atomic_path
 from heplearn.generate.block import BlockResult, generate_block
 from heplearn.generate.plan import Block, OutputFile, blocks_per_process, plan_files
+from heplearn.generate.pythia import check_settings
 from heplearn.generate.registry import get_sample
 from heplearn.generate.samples import (
     Column,
@@ -185,7 +186,8 @@ def generate_sample(
     sample_name : str
         One of :data:`heplearn.generate.registry.SAMPLES`.
     options : GenerateOptions
-        Event count, seed, detector and sample options.
+        Event count, seed, detector and sample options, and extra Pythia settings (checked
+        with a throw-away Pythia before anything is written or any worker starts).
     out_dir : Path
         Output directory; must be empty or absent unless ``overwrite``.
     workers : int, optional
@@ -204,6 +206,7 @@ def generate_sample(
     """
     sample = get_sample(sample_name)
     options = sample.resolve(options)
+    check_settings(options.pythia_settings)
     processes = sample.processes(options)
     files = plan_files(processes, options.events, options.events_per_file, options.seed)
     block_counts = blocks_per_process(files)

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal, TypeAlias
 import awkward as ak
 import numpy as np
 import pythia8mc
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heplearn.errors import ConfigError
 from heplearn.generate.detector import DetectorModel
@@ -46,6 +46,8 @@ class GenerateOptions(BaseModel):
 
     ``events`` counts accepted events per process (per class for the jet samples).
     ``pt_min``/``pt_max`` apply to jet samples; ``None`` takes the sample's default.
+    ``pythia_settings`` change the generator for every process (a shower parameter, a
+    tune), after the settings that define the process.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,6 +62,15 @@ class GenerateOptions(BaseModel):
     jet_radius: float = Field(0.8, gt=0, le=2.0, description="anti-kT radius R")
     events_per_file: int = Field(100_000, gt=0)
     format: Literal["root", "parquet"] = "root"
+    pythia_settings: tuple[str, ...] = Field(
+        (),
+        description="extra Pythia settings (--pythia), read after each process's settings",
+    )
+
+    @field_validator("pythia_settings")
+    @classmethod
+    def _strip_settings(cls, settings: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(setting.strip() for setting in settings if setting.strip())
 
     @model_validator(mode="after")
     def _window_is_ordered(self) -> "GenerateOptions":
