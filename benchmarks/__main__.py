@@ -4,10 +4,13 @@ import argparse
 from pathlib import Path
 
 from benchmarks import (
+    bench_anomaly,
     bench_export,
     bench_generate,
+    bench_generative,
     bench_images,
     bench_loading,
+    bench_physics,
     bench_shuffle,
     bench_training,
 )
@@ -19,7 +22,10 @@ MODULES = (
     bench_loading,
     bench_shuffle,
     bench_training,
+    bench_physics,
     bench_export,
+    bench_anomaly,
+    bench_generative,
 )
 
 

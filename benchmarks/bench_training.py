@@ -1,4 +1,4 @@
-"""Training: the framework's cost, data loading, inference, memory, and the physics.
+"""Training: the framework's cost, data loading, inference and memory.
 
 **Speed.** For each model, one process loads the generated ``top-vs-qcd`` sample into
 memory and trains twice on the same tensors with the same batch size: with
@@ -8,13 +8,8 @@ backward, step over slices of a random permutation). The ratio of jets/s is the 
 the framework; the first epoch of each is a warm-up and is not counted. Inference jets/s
 is :class:`heplearn.inference.Scorer` on the test split. Peak resident memory
 (``ru_maxrss``) is that of the whole process.
-
-**Physics.** Every model is trained with its config of ``configs/top-vs-qcd/`` (epochs
-capped for the CPU) and evaluated on the test split with :func:`evaluate_run`; a cut on
-the jet mass is the baseline, beside the soft-drop mass + τ32 BDT (``bdt.yaml``).
 """
 
-import json
 import multiprocessing
 import resource
 import time
@@ -25,43 +20,9 @@ import lightning as L
 import torch
 
 from benchmarks.report import Section
-from heplearn.generate.run import METADATA_NAME, generate_sample
-from heplearn.generate.samples import GenerateOptions
+from benchmarks.samples import sample_size, top_vs_qcd_config, top_vs_qcd_sample
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "top-vs-qcd"
-SAMPLE = Path("data/bench/top-vs-qcd")
 SPEED_MODELS = ("logistic", "mlp", "cnn", "pfn", "efn", "particlenet-lite", "part-small")
-# epochs for the physics table on two CPU cores (the configs ask for up to 30)
-PHYSICS_EPOCHS = {
-    "logistic": 15,
-    "mlp": 30,
-    "bdt": None,
-    "cnn": 12,
-    "deepsets": 15,
-    "pfn": 15,
-    "efn": 15,
-    "particlenet-lite": 8,
-    "part-small": 2,
-}
-
-
-def _sample(events: int) -> Path:
-    """The benchmark's top-vs-qcd sample, generated once per size."""
-    folder = SAMPLE.with_name(f"top-vs-qcd-{events}")
-    if not (folder / METADATA_NAME).is_file():
-        generate_sample(
-            "top-vs-qcd", GenerateOptions(events=events), folder, workers=2, overwrite=True
-        )
-    return folder
-
-
-def _config(model: str, folder: Path, extra: list[str]) -> Any:
-    from heplearn.training.config import load_run_config
-
-    files = f"data.sources=[{{files: ['{folder}/*.root'], tree: Events}}]"
-    return load_run_config(
-        CONFIGS / f"{model}.yaml", [files, "training.progress_bar=false", *extra]
-    )
 
 
 class _TrainTimer(L.Callback):
@@ -131,7 +92,7 @@ def _speed_of(model: str, folder: str, epochs: int, out: str, queue: multiproces
     from heplearn.training.data_module import RunDataModule
     from heplearn.training.fit import train
 
-    config = _config(model, Path(folder), [f"training.epochs={epochs}"])
+    config = top_vs_qcd_config(model, Path(folder), [f"training.epochs={epochs}"])
     timer = _TrainTimer()
     run = train(config, Path(out) / model, overwrite=True, callbacks=[timer])
     counted = timer.epochs[1:] or timer.epochs
@@ -175,11 +136,11 @@ def _speed_section(folder: Path, quick: bool, out: Path) -> Section:
         )
     return Section(
         "Training speed: Lightning loop vs a bare PyTorch loop, inference, memory",
-        f"Training jets/s on the CPU with the config of each model (its batch size), on the "
-        f"training split of a generated top-vs-qcd sample ({_size(folder)}); best epoch after a "
-        "warm-up epoch. *ratio* = heplearn / bare loop (target ≥ 0.9). *waiting for data* is "
-        "the share of the training time spent between the end of one step and the start of "
-        "the next (target < 10 %). Inference uses batches of 512. Peak RSS is that of the "
+        "Training jets/s on the CPU with the config of each model (its batch size), on the "
+        f"training split of a generated top-vs-qcd sample ({sample_size(folder)}); best epoch "
+        "after a warm-up epoch. *ratio* = heplearn / bare loop (target ≥ 0.9). *waiting for "
+        "data* is the share of the training time spent between the end of one step and the "
+        "start of the next (target < 10 %). Inference uses batches of 512. Peak RSS is that of the "
         "process (data, both trainings and inference). A model whose step takes well under "
         "a millisecond (logistic) measures Lightning's fixed cost per step and epoch rather "
         "than the training.",
@@ -196,59 +157,7 @@ def _speed_section(folder: Path, quick: bool, out: Path) -> Section:
     )
 
 
-def _size(folder: Path) -> str:
-    metadata = json.loads((folder / METADATA_NAME).read_text())
-    per_class = metadata["options"]["events"]
-    return f"{per_class} jets per class, split 60/20/20"
-
-
-def _physics_section(folder: Path, quick: bool, out: Path) -> Section:
-    from heplearn.evaluation.runs import compare_run_directories, evaluate_run
-    from heplearn.training.fit import train
-
-    runs = []
-    times = {}
-    for model, epochs in PHYSICS_EPOCHS.items():
-        extra = [] if epochs is None else [f"training.epochs={1 if quick else epochs}"]
-        config = _config(model, folder, [*extra, "evaluation.bootstrap=0"])
-        started = time.perf_counter()
-        run = train(config, out / "physics" / model, overwrite=True)
-        times[model] = time.perf_counter() - started
-        evaluate_run(run)
-        runs.append(run)
-    comparison = compare_run_directories(
-        runs, out / "physics" / "compare", baselines=["jet_mass"], bootstrap=50
-    )
-    rows = []
-    for row in comparison.rows:
-        name = str(row["run"])
-        label = "jet-mass cut" if name == "jet_mass" else name
-        rows.append(
-            [
-                label,
-                f"{row['auc']:.4f} ± {row['auc_uncertainty']:.4f}",
-                f"{row['rejection_0.3']:.1f} ± {row['rejection_0.3_uncertainty']:.1f}",
-                f"{row['rejection_0.5']:.1f} ± {row['rejection_0.5_uncertainty']:.1f}",
-                f"{times[name]:.0f} s" if name in times else "—",
-            ]
-        )
-    return Section(
-        "Physics: top tagging on the generated sample",
-        f"Test-split AUC and background rejection 1/ε_B at ε_S = 0.3 and 0.5 (bootstrap "
-        f"uncertainties, 50 replicas) on a generated top-vs-qcd sample ({_size(folder)}, "
-        "jets of 550–650 GeV, particle-level detector model). Each model uses its config in "
-        "`configs/top-vs-qcd/` with the epochs capped for two CPU cores: "
-        + ", ".join(f"{m} {e}" for m, e in PHYSICS_EPOCHS.items() if e)
-        + ". The jet-mass cut uses the mass itself as the discriminant; `bdt` is the soft-drop "
-        "mass + τ32 BDT.",
-        ["tagger", "AUC", "1/ε_B at ε_S = 0.3", "1/ε_B at ε_S = 0.5", "training time"],
-        rows,
-    )
-
-
 def run(quick: bool = False) -> list[Section]:
-    """Speed, memory and physics of every model on a generated top-vs-qcd sample."""
+    """Speed and memory of every model on a generated top-vs-qcd sample."""
     out = Path("runs/bench")
-    speed_sample = _sample(300 if quick else 1000)
-    physics_sample = speed_sample if quick else _sample(2000)
-    return [_speed_section(speed_sample, quick, out), _physics_section(physics_sample, quick, out)]
+    return [_speed_section(top_vs_qcd_sample(300 if quick else 1000), quick, out)]

@@ -1,0 +1,38 @@
+"""The generated samples and configs the benchmarks share, made once per size."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from heplearn.generate.run import METADATA_NAME, generate_sample
+from heplearn.generate.samples import GenerateOptions
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "top-vs-qcd"
+SAMPLE = Path("data/bench/top-vs-qcd")
+
+
+def top_vs_qcd_sample(events: int) -> Path:
+    """The benchmark's top-vs-qcd sample, generated once per size."""
+    folder = SAMPLE.with_name(f"top-vs-qcd-{events}")
+    if not (folder / METADATA_NAME).is_file():
+        generate_sample(
+            "top-vs-qcd", GenerateOptions(events=events), folder, workers=2, overwrite=True
+        )
+    return folder
+
+
+def top_vs_qcd_config(model: str, folder: Path, extra: list[str]) -> Any:
+    """The run config of ``configs/top-vs-qcd/<model>.yaml`` on ``folder``, with overrides."""
+    from heplearn.training.config import load_run_config
+
+    files = f"data.sources=[{{files: ['{folder}/*.root'], tree: Events}}]"
+    return load_run_config(
+        CONFIGS / f"{model}.yaml", [files, "training.progress_bar=false", *extra]
+    )
+
+
+def sample_size(folder: Path) -> str:
+    """How large a generated sample is, for the benchmark tables."""
+    metadata = json.loads((folder / METADATA_NAME).read_text())
+    per_class = metadata["options"]["events"]
+    return f"{per_class} jets per class, split 60/20/20"
