@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from helpers import run_config, run_heplearn
@@ -87,3 +88,18 @@ def test_the_cli_trains_and_evaluates_the_shipped_autoencoder_config(top, tmp_pa
     evaluated = run_heplearn("evaluate", str(tmp_path / "ae"))
     assert evaluated.returncode == 0, evaluated.stderr
     assert (tmp_path / "ae" / "metrics.json").is_file()
+
+
+def test_predict_and_export_carry_the_anomaly_score(autoencoder_run, top, tmp_path):
+    import uproot
+
+    from heplearn.deploy import export_onnx
+    from heplearn.deploy.predict import predict_files
+
+    (written,) = predict_files(autoencoder_run, sorted(top.glob("*.root")), tmp_path)
+    scores = uproot.open(written.output)["Scores"].arrays(library="np")
+    assert list(scores) == ["anomaly_score"]
+    assert np.all(scores["anomaly_score"] >= 0)
+    report = export_onnx(autoencoder_run, tmp_path / "ae.onnx")
+    assert report.outputs == ("scores",)
+    assert report.max_abs_difference < 1e-5

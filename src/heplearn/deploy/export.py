@@ -100,7 +100,7 @@ class ExportReport:
         Largest ``|ONNX Runtime - PyTorch|`` of the scores over every comparison (the
         test events, other batch sizes, other padded lengths); ``None`` without the check.
     max_abs_difference_logits : float or None
-        The same for the logits (``None`` for regression or without the check).
+        The same for the logits (``None`` for regression, anomaly and generative runs, or without the check).
     lengths_checked : tuple of int
         Particle lengths at which the scores were compared (the training length first).
     """
@@ -137,7 +137,7 @@ class ScoringModel(nn.Module):
 
     ``forward`` takes the inputs positionally in the order of :func:`graph_input_names`
     (each input raw, ``<name>_mask`` after each particles input) and returns
-    ``(scores, logits)`` for classification, ``(scores,)`` for regression.
+    ``(scores, logits)`` for classification, ``(scores,)`` for one value per event.
 
     Parameters
     ----------
@@ -192,7 +192,7 @@ class ScoringModel(nn.Module):
     def outputs(self, raw_outputs: Tensor) -> tuple[Tensor, ...]:
         """``(scores, logits)`` (classification) or ``(scores,)`` from the network's outputs."""
         scores = self.task.scores(raw_outputs)
-        if self.task.kind == "regression":
+        if self.task.scores_values:
             return (scores,)
         logits = raw_outputs[:, 0] if self.task.kind == "binary" else raw_outputs
         return scores, logits
@@ -214,8 +214,8 @@ def graph_input_names(schema: InputSchema) -> list[str]:
 
 
 def output_names(task: Task) -> list[str]:
-    """``["scores", "logits"]`` for classification, ``["scores"]`` for regression."""
-    return ["scores"] if task.kind == "regression" else ["scores", "logits"]
+    """``["scores", "logits"]`` for classification, ``["scores"]`` for one value per event."""
+    return ["scores"] if task.scores_values else ["scores", "logits"]
 
 
 def pad_value(spec: DatasetSpec, name: str) -> float:
@@ -327,9 +327,7 @@ def export_onnx(
         dynamic_particles=dynamic_particles,
         events_compared=comparison.events,
         max_abs_difference=comparison.scores if check else None,
-        max_abs_difference_logits=comparison.logits
-        if check and task.kind != "regression"
-        else None,
+        max_abs_difference_logits=comparison.logits if check and not task.scores_values else None,
         lengths_checked=tuple(comparison.lengths),
     )
 
@@ -424,8 +422,13 @@ def export_metadata(
 
 
 def _output_descriptions(task: Task, class_names: list[str] | None) -> list[dict[str, Any]]:
-    if task.kind == "regression":
-        return [{"name": "scores", "shape": [BATCH_AXIS], "meaning": "the predicted value"}]
+    if task.scores_values:
+        meaning = {
+            "regression": "the predicted value",
+            "anomaly": "the anomaly score (reconstruction error)",
+            "generative": "the model's loss per event (a flow: negative log-likelihood)",
+        }[task.kind]
+        return [{"name": "scores", "shape": [BATCH_AXIS], "meaning": meaning}]
     if task.kind == "binary":
         signal = class_names[1] if class_names else "class 1"
         return [

@@ -28,11 +28,25 @@ class PredictedFile:
     entries: int
 
 
+# the one branch of a run whose score is a value per event, by task
+VALUE_BRANCHES = {
+    "regression": "prediction",
+    "anomaly": "anomaly_score",
+    "generative": "model_loss",
+}
+
+
 def score_branch_names(run: RunDirectory) -> list[str]:
-    """``score_<class>`` for every class (classification) or ``prediction`` (regression)."""
+    """``score_<class>`` for every class (classification), else one branch.
+
+    That branch is ``prediction`` (regression), ``anomaly_score`` (autoencoders: the
+    reconstruction error) or ``model_loss`` (generative models: a flow's negative
+    log-likelihood).
+    """
+    task = run.task()
     names = run.class_names()
-    if run.task().kind == "regression" or not names:
-        return ["prediction"]
+    if task.scores_values or not names:
+        return [VALUE_BRANCHES.get(task.kind, "prediction")]
     return [f"score_{name}" for name in names]
 
 
