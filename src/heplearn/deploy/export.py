@@ -100,7 +100,8 @@ class ExportReport:
         Largest ``|ONNX Runtime - PyTorch|`` of the scores over every comparison (the
         test events, other batch sizes, other padded lengths); ``None`` without the check.
     max_abs_difference_logits : float or None
-        The same for the logits (``None`` for regression, anomaly and generative runs, or without the check).
+        The same for the logits (``None`` for regression, anomaly and generative runs,
+        or without the check).
     lengths_checked : tuple of int
         Particle lengths at which the scores were compared (the training length first).
     """
