@@ -113,7 +113,7 @@ def test_sampling_a_classifier_is_refused(top, tmp_path):
     _assert_one_line_error(
         result,
         f"{run.path} is a binary run of model 'logistic'",
-        "heplearn sample needs a generative run (model flow",
+        "heplearn sample needs a generative run (model vae, flow, ddpm)",
     )
     assert not out.exists()
 

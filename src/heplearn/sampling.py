@@ -44,7 +44,7 @@ ConditionRanges = Mapping[str, tuple[float, float]]
 
 def generative_models() -> list[str]:
     """Names of the registered model families that draw new events."""
-    return [name for name, family in MODELS.items() if family.objective == "generative"]
+    return [name for name, family in MODELS.items() if family.samples]
 
 
 def condition_names(params: ModelParams) -> list[str]:
@@ -56,20 +56,19 @@ def condition_names(params: ModelParams) -> list[str]:
 
 
 def require_generative(run: RunDirectory) -> None:
-    """Raise :class:`ConfigError` unless ``run`` holds a generative model.
+    """Raise :class:`ConfigError` unless ``run`` holds a model that draws events.
 
     Raises
     ------
     ConfigError
-        For a classifier, a regression or an anomaly detector, naming the run's task and
-        model and the models that can be sampled.
+        For a classifier, a regression or an autoencoder without a prior, naming the
+        run's task and model and the models that can be sampled.
     """
-    task = run.task()
-    if task.kind != "generative":
-        model = run.info().get("model", run.config().model.name)
+    model = run.config().model.name
+    if not MODELS[model].samples:
         raise ConfigError(
-            f"{run.path} is a {task.kind} run of model {model!r}; heplearn sample needs a "
-            f"generative run (model {', '.join(generative_models())})"
+            f"{run.path} is a {run.task().kind} run of model {model!r}; heplearn sample needs "
+            f"a generative run (model {', '.join(generative_models())})"
         )
 
 

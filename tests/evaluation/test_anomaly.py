@@ -4,10 +4,12 @@ import json
 
 import numpy as np
 import pytest
+import uproot
 
 from helpers import run_config, run_heplearn
 from heplearn.errors import ConfigError
 from heplearn.evaluation.runs import evaluate_run, run_predictions
+from heplearn.sampling import sample_run
 from heplearn.training.fit import train
 
 pytestmark = pytest.mark.slow
@@ -61,6 +63,12 @@ def test_the_vae_report_compares_prior_samples_with_real_jets(top, tmp_path):
     prior = metrics["prior_samples"]["jet"]
     assert 0.4 <= prior["auc"] <= 1 and prior["events"] > 0
     assert (run.path / "plots" / "prior_samples_jet.png").is_file()
+    # heplearn sample draws from the prior, in physical units
+    drawn = sample_run(run.path, 50, tmp_path / "drawn.root", seed=1)
+    columns = uproot.open(drawn.path)["Events"].arrays(library="np")
+    assert sorted(columns) == ["jet_d2", "jet_mass", "jet_sdmass", "jet_tau21", "jet_tau32"]
+    assert len(columns["jet_mass"]) == 50 and np.isfinite(columns["jet_mass"]).all()
+    assert 20 < np.median(columns["jet_mass"]) < 400  # GeV, not standardised units
 
 
 def test_unknown_training_classes_are_refused_before_anything_is_written(top, tmp_path):
@@ -91,8 +99,6 @@ def test_the_cli_trains_and_evaluates_the_shipped_autoencoder_config(top, tmp_pa
 
 
 def test_predict_and_export_carry_the_anomaly_score(autoencoder_run, top, tmp_path):
-    import uproot
-
     from heplearn.deploy import export_onnx
     from heplearn.deploy.predict import predict_files
 

@@ -172,5 +172,6 @@ FAMILIES = (
         accepts=frozenset({"tabular", "image"}),
         description="variational autoencoder; anomaly score, latent space, prior samples",
         objective="anomaly",
+        samples=True,
     ),
 )

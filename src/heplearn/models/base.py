@@ -107,6 +107,9 @@ class ModelFamily:
         (``supervised``), or the model's own ``event_losses`` on the inputs (an
         ``anomaly`` detector scores events by that loss; a ``generative`` model draws
         new events).
+    samples : bool
+        True when its model draws new events (follows :class:`Samples`): what
+        ``heplearn sample`` needs.
     """
 
     name: str
@@ -117,3 +120,4 @@ class ModelFamily:
     description: str
     estimator: bool = False
     objective: Objective = "supervised"
+    samples: bool = False

@@ -515,4 +515,5 @@ FAMILY = ModelFamily(
     accepts=frozenset({"image"}),
     description="denoising diffusion model (DDPM) that draws jet images",
     objective="generative",
+    samples=True,
 )

@@ -242,4 +242,5 @@ FAMILY = ModelFamily(
     accepts=frozenset({"tabular"}),
     description="normalizing flow (zuko NSF/MAF) of tabular features, optionally conditioned",
     objective="generative",
+    samples=True,
 )
