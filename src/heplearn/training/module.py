@@ -66,7 +66,8 @@ class RunModule(L.LightningModule):
                 f"step {self.global_step}; the last good weights are in checkpoints/last.ckpt. "
                 "Lower training.optimizer.lr, set training.gradient_clip, or check the inputs"
             )
-        self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
+        if self.training_config.progress_bar:  # (each log call costs a little every step)
+            self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
         self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         return loss
 
