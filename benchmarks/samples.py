@@ -21,11 +21,16 @@ def top_vs_qcd_sample(events: int) -> Path:
     return folder
 
 
-def top_vs_qcd_config(model: str, folder: Path, extra: list[str]) -> Any:
-    """The run config of ``configs/top-vs-qcd/<model>.yaml`` on ``folder``, with overrides."""
+def top_vs_qcd_config(model: str, folder: Path, extra: list[str], copies: int = 1) -> Any:
+    """The run config of ``configs/top-vs-qcd/<model>.yaml`` on ``folder``, with overrides.
+
+    With ``copies`` > 1 the sample is read that many times (one source per copy), so an
+    epoch has as many steps as on a sample that much larger: for speed measurements.
+    """
     from heplearn.training.config import load_run_config
 
-    files = f"data.sources=[{{files: ['{folder}/*.root'], tree: Events}}]"
+    source = f"{{files: ['{folder}/*.root'], tree: Events}}"
+    files = f"data.sources=[{', '.join([source] * copies)}]"
     return load_run_config(
         CONFIGS / f"{model}.yaml", [files, "training.progress_bar=false", *extra]
     )
