@@ -104,7 +104,7 @@ def test_predict_and_export_carry_the_anomaly_score(autoencoder_run, top, tmp_pa
 
     (written,) = predict_files(autoencoder_run, sorted(top.glob("*.root")), tmp_path)
     scores = uproot.open(written.output)["Scores"].arrays(library="np")
-    assert list(scores) == ["anomaly_score"]
+    assert list(scores) == ["anomaly_score", "latent_0", "latent_1"]
     assert np.all(scores["anomaly_score"] >= 0)
     report = export_onnx(autoencoder_run, tmp_path / "ae.onnx")
     assert report.outputs == ("scores",)

@@ -69,8 +69,10 @@ def predict_files(
 
     Each input file gets ``OUT/<stem>_scores.root`` with a tree ``Scores`` holding one
     entry per input entry, in the same order (no selection is applied), so it can be
-    added as a friend tree. Files are read ``chunk_entries`` at a time (memory stays
-    bounded) and written under a temporary name, renamed when complete.
+    added as a friend tree. A model with a latent space (an autoencoder) also writes
+    each event's embedding, ``latent_0``, ``latent_1``, .... Files are read
+    ``chunk_entries`` at a time (memory stays bounded) and written under a temporary
+    name, renamed when complete.
 
     Parameters
     ----------
@@ -125,6 +127,7 @@ def predict_files(
                 arrays = preprocessing.standardise(spec, inputs, masks)
                 arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
                 branches = _score_branches(scorer.scores(arrays), branch_names)
+                branches.update(_latent_branches(scorer.embeddings(arrays)))
                 branches.update(tree_branches({name: columns[name] for name in keep}))
                 if scores_tree is None:
                     scores_tree = file.mktree(SCORES_TREE, branch_types(branches))
@@ -144,6 +147,14 @@ def _open(path: Path, tree: str | None) -> SourceFile:
         if tree is None:
             raise
         return open_source(path, "auto", None)  # the spec's tree name is only a default
+
+
+def _latent_branches(embeddings: np.ndarray | None) -> dict[str, np.ndarray]:
+    """``latent_0``, ``latent_1``, ...: the embedding of a model with a latent space."""
+    if embeddings is None:
+        return {}
+    values = np.asarray(embeddings, np.float32)
+    return {f"latent_{index}": values[:, index] for index in range(values.shape[1])}
 
 
 def _score_branches(scores: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
