@@ -33,8 +33,8 @@ bench: venv
 	$(BIN)/python -m benchmarks
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples docs/generate_cli_reference.py
+	$(BIN)/ruff format --check src tests benchmarks examples docs/generate_cli_reference.py
 	$(BIN)/mypy
 
 clean:
