@@ -121,3 +121,29 @@ def run_chromium(browser: str, profile: Path, *arguments: str) -> subprocess.Com
         *arguments,
     ]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+def assert_one_line_error(result: Any, *fragments: str) -> None:
+    """A CLI result that failed with one ``error:`` line holding every fragment, no traceback."""
+    from heplearn.cli import USER_ERROR_EXIT_CODE
+
+    assert result.exit_code == USER_ERROR_EXIT_CODE, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in result.output
+
+
+# A diffusion model small enough to train and sample in a second.
+TINY_DDPM = {
+    "name": "ddpm",
+    "inputs": ["image"],
+    "timesteps": 10,
+    "sampling_steps": 2,
+    "score_timesteps": 2,
+    "channels": 4,
+    "channel_multipliers": [1],
+    "time_embedding": 8,
+}

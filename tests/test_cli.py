@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from helpers import run_heplearn
+from helpers import assert_one_line_error, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE, app
 
 runner = CliRunner()
@@ -23,20 +23,10 @@ def test_every_command_has_help(command):
     assert "Usage" in result.output
 
 
-def _assert_one_line_error(result, *fragments):
-    assert result.exit_code == USER_ERROR_EXIT_CODE, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    for fragment in fragments:
-        assert fragment in lines[0]
-    assert "Traceback" not in result.output
-
-
 def test_unknown_sample_lists_the_samples(tmp_path):
     out = tmp_path / "out"
     result = _generate("top-vs-gcd", "-n", "10", "--out", str(out))
-    _assert_one_line_error(result, "'top-vs-gcd'", "top-vs-qcd", "jets5", "hww-vs-dy", "higgs-4l")
+    assert_one_line_error(result, "'top-vs-gcd'", "top-vs-qcd", "jets5", "hww-vs-dy", "higgs-4l")
     assert not out.exists()
 
 
@@ -44,7 +34,7 @@ def test_unknown_sample_lists_the_samples(tmp_path):
 def test_event_count_must_be_positive(tmp_path, events):
     out = tmp_path / "out"
     result = _generate("top-vs-qcd", "--events", events, "--out", str(out))
-    _assert_one_line_error(result, "--events", "greater than 0")
+    assert_one_line_error(result, "--events", "greater than 0")
     assert not out.exists()
 
 
@@ -53,14 +43,14 @@ def test_inverted_pt_window(tmp_path):
     result = _generate(
         "top-vs-qcd", "-n", "10", "-o", str(out), "--pt-min", "700", "--pt-max", "600"
     )
-    _assert_one_line_error(result, "--pt-min 700", "--pt-max 600", "inverted")
+    assert_one_line_error(result, "--pt-min 700", "--pt-max 600", "inverted")
     assert not out.exists()
 
 
 def test_pt_window_on_a_lepton_sample(tmp_path):
     out = tmp_path / "out"
     result = _generate("hww-vs-dy", "-n", "10", "-o", str(out), "--pt-min", "100")
-    _assert_one_line_error(result, "--pt-min", "hww-vs-dy")
+    assert_one_line_error(result, "--pt-min", "hww-vs-dy")
     assert not out.exists()
 
 
@@ -68,7 +58,7 @@ def test_unwritable_output(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     result = _generate("top-vs-qcd", "-n", "10", "-o", str(blocker / "sample"))
-    _assert_one_line_error(result, str(blocker / "sample"), "writable")
+    assert_one_line_error(result, str(blocker / "sample"), "writable")
     assert blocker.read_text() == "not a directory"
 
 
@@ -77,7 +67,7 @@ def test_non_empty_output_needs_overwrite(tmp_path):
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     result = _generate("top-vs-qcd", "-n", "10", "-o", str(out))
-    _assert_one_line_error(result, "not empty", "--overwrite")
+    assert_one_line_error(result, "not empty", "--overwrite")
     assert [path.name for path in out.iterdir()] == ["notes.txt"]
 
 
@@ -96,7 +86,7 @@ def test_bad_detector_config_names_the_key(tmp_path):
         "--detector-config",
         str(config),
     )
-    _assert_one_line_error(result, "cell_size_eta", "track_resolution")
+    assert_one_line_error(result, "cell_size_eta", "track_resolution")
     assert not out.exists()
 
 
@@ -118,7 +108,7 @@ def test_the_installed_command_exits_with_2(tmp_path):
 def test_shuffle_names_a_missing_input(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["shuffle", str(tmp_path / "nope.root"), "--out", str(out)])
-    _assert_one_line_error(result, "nope.root")
+    assert_one_line_error(result, "nope.root")
     assert not out.exists()
 
 
@@ -139,5 +129,5 @@ def test_error_messages_keep_their_square_brackets(tmp_path):
         "model: {name: mlp, inputs: [nope]}\n"
     )
     result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
-    _assert_one_line_error(result, "['nope']")
+    assert_one_line_error(result, "['nope']")
     assert not (tmp_path / "run").exists()

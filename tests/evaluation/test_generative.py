@@ -6,11 +6,10 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from helpers import run_config
+from helpers import TINY_DDPM, run_config
 from heplearn.cli import app
 from heplearn.evaluation.report import format_number
 from heplearn.evaluation.runs import evaluate_run
-from heplearn.models.registry import MODELS
 from heplearn.training.fit import train
 
 FLOW = {"name": "flow", "features": "jet", "condition": "conditions", "transforms": 2}
@@ -58,19 +57,8 @@ def test_evaluate_compares_generated_with_test_jets(flow_run):
     assert report.count("data:image/png;base64,") >= 2  # training curves and histograms
 
 
-@pytest.mark.skipif("ddpm" not in MODELS, reason="no diffusion model registered")
 def test_evaluate_compares_generated_with_test_images(top, tmp_path):
-    model = {
-        "name": "ddpm",
-        "inputs": ["image"],
-        "timesteps": 10,
-        "sampling_steps": 2,
-        "score_timesteps": 2,
-        "channels": 4,
-        "channel_multipliers": [1],
-        "time_embedding": 8,
-    }
-    run = train(run_config(top, model, epochs=1, threads=1), tmp_path / "ddpm")
+    run = train(run_config(top, TINY_DDPM, epochs=1, threads=1), tmp_path / "ddpm")
     evaluation = evaluate_run(run)
     metrics = evaluation.evaluation.metrics
     assert metrics["task"] == "generative"
