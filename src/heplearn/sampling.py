@@ -66,8 +66,10 @@ def require_generative(run: RunDirectory) -> None:
     """
     model = run.config().model.name
     if not MODELS[model].samples:
+        kind = run.task().kind
+        article = "an" if kind[0] in "aeiou" else "a"
         raise ConfigError(
-            f"{run.path} is a {run.task().kind} run of model {model!r}; heplearn sample needs "
+            f"{run.path} is {article} {kind} run of model {model!r}; heplearn sample needs "
             f"a generative run (model {', '.join(generative_models())})"
         )
 
