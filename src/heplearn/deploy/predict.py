@@ -104,7 +104,7 @@ def predict_files(
     preprocessing = run.preprocessing()
     scorer = Scorer(run)
     branch_names = score_branch_names(run)
-    sources = [_open(path, tree or spec.sources[0].tree) for path in files]
+    sources = [open_events(path, tree or spec.sources[0].tree) for path in files]
     outputs = [output_path(out_dir, source.path) for source in sources]
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not overwrite:
@@ -140,7 +140,8 @@ def predict_files(
     return written
 
 
-def _open(path: Path, tree: str | None) -> SourceFile:
+def open_events(path: Path, tree: str | None) -> SourceFile:
+    """Open a file of events in ``tree``, or in its only tree when it has no such tree."""
     try:
         return open_source(path, "auto", tree)
     except InputError:

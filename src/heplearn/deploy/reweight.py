@@ -27,8 +27,8 @@ import numpy as np
 import uproot
 
 from heplearn.data.processing import ChunkProcessor
-from heplearn.data.sources import SourceFile, available_columns, open_source
-from heplearn.deploy.predict import SCORES_TREE, predict_files, score_branch_names
+from heplearn.data.sources import SourceFile, available_columns
+from heplearn.deploy.predict import SCORES_TREE, open_events, predict_files, score_branch_names
 from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.files import atomic_path
 from heplearn.run_directory import RunDirectory
@@ -159,7 +159,7 @@ def reweight_files(
     weights_from_scores(np.zeros(0), clip)  # checks the clip before any work
     config = run.config()
     default_tree = tree or config.data.sources[0].tree
-    sources = [_open(Path(path), default_tree) for path in files]
+    sources = [open_events(Path(path), default_tree) for path in files]
     if not sources:
         raise InputError("no files to reweight; give at least one ROOT file of the source kind")
     _require_branches(run, sources, ChunkProcessor(config.model_data(), config.seed).input_branches)
@@ -182,15 +182,6 @@ def reweight_files(
             _write_weights(source.path, (path, target_branch), output, clip, scale, chunk_entries)
             for source, path, output in zip(sources, scores, outputs, strict=True)
         ]
-
-
-def _open(path: Path, tree: str | None) -> SourceFile:
-    try:
-        return open_source(path, "auto", tree)
-    except InputError:
-        if tree is None:
-            raise
-        return open_source(path, "auto", None)  # the run's tree name is only a default
 
 
 def _require_branches(run: RunDirectory, sources: Sequence[SourceFile], needed: set[str]) -> None:
