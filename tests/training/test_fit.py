@@ -17,8 +17,10 @@ from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.data.dataset import load_dataset
 from heplearn.errors import ConfigError, InputError
 from heplearn.run_directory import RunDirectory
+from heplearn.training.data_module import RunDataModule
 from heplearn.training.fit import train
 from heplearn.training.module import TrainingDivergedError
+from heplearn.training.task import Task
 
 MLP = {"name": "mlp", "inputs": ["jet"], "widths": [32, 32]}
 
@@ -49,6 +51,20 @@ def test_a_run_directory_holds_everything_later_steps_need(top, tmp_path):
     model = run.load_model()
     assert not model.training
     assert run.config().training.epochs == 3
+
+
+def test_the_validation_loss_is_the_weighted_mean_over_all_validation_events(top, tmp_path):
+    run = train(run_config(top, MLP, epochs=1, batch_size=64), tmp_path / "run")
+    config = run.config()
+    data = RunDataModule(config, run.preprocessing())
+    arrays = data.arrays("validation")
+    assert len(arrays["label"]) % 64 != 0  # a last, smaller batch counts by its events
+    batch = {name: torch.from_numpy(values) for name, values in arrays.items()}
+    task = Task.of(data.spec, data.n_classes)
+    with torch.no_grad():
+        losses = task.event_losses(run.load_model()(batch), batch["label"])
+    expected = float((batch["weight"] * losses).mean())
+    assert run.history()[0]["val_loss"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_trained_tagger_beats_a_cut_on_the_jet_mass(top, tmp_path):

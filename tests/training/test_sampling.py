@@ -1,6 +1,7 @@
+import numpy as np
 import torch
 
-from heplearn.training.sampling import EpochSampler
+from heplearn.training.sampling import EpochBatches, EpochSampler
 
 
 def test_order_depends_only_on_seed_and_epoch():
@@ -26,3 +27,20 @@ def test_unshuffled_ranks_interleave_so_a_step_covers_a_contiguous_batch():
     rank1 = EpochSampler(10, seed=0, shuffle=False, rank=1, world_size=2).indices()
     assert torch.equal(rank0, torch.tensor([0, 2, 4, 6, 8]))
     assert torch.equal(rank1, torch.tensor([1, 3, 5, 7, 9]))
+
+
+def test_batches_follow_the_sampler_and_keep_arrays_aligned():
+    arrays = {"x": np.arange(22, dtype=np.float32)[:, None] * [1, -1], "label": np.arange(22)}
+    sampler = EpochSampler(22, seed=5, rank=1, world_size=2)
+    sampler.set_epoch(3)
+    batches = EpochBatches(arrays, batch_size=4, sampler=sampler)
+    got = list(batches)
+    assert len(batches) == len(got) == 3
+    assert [len(batch["label"]) for batch in got] == [4, 4, 3]
+    order = torch.cat([batch["label"] for batch in got])
+    assert torch.equal(order, sampler.indices())
+    for batch in got:
+        assert torch.equal(batch["x"][:, 0].long(), batch["label"])
+        assert torch.equal(batch["x"][:, 1], -batch["x"][:, 0])
+    sampler.set_epoch(4)
+    assert not torch.equal(torch.cat([b["label"] for b in batches]), order)

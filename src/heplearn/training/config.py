@@ -83,6 +83,11 @@ class TrainingConfig(_Strict):
         "anomaly detector trained on background); the test split keeps every class",
     )
 
+    @property
+    def shows_steps(self) -> bool:
+        """Whether the loss of every step is shown (progress bar) or logged (a logger)."""
+        return self.progress_bar or self.logger != "none"
+
 
 class EvaluationConfig(_Strict):
     """What ``heplearn evaluate`` shows beyond the metrics of the task."""

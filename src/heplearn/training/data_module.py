@@ -5,17 +5,11 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from heplearn.data.dataset import Dataset, load_dataset
-from heplearn.data.loaders import (
-    ArrayDataset,
-    StreamingDataset,
-    fit_streaming_preprocessing,
-    streaming_loader,
-    whole_batch,
-)
+from heplearn.data.loaders import StreamingDataset, fit_streaming_preprocessing, streaming_loader
 from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.errors import ConfigError
 from heplearn.training.config import RunConfig
-from heplearn.training.sampling import EpochSampler
+from heplearn.training.sampling import EpochBatches, EpochSampler
 
 
 class RunDataModule(L.LightningDataModule):
@@ -67,11 +61,11 @@ class RunDataModule(L.LightningDataModule):
             )
         self.prepare()
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | EpochBatches:
         """Training batches, reshuffled every epoch (in memory) or from a shuffle buffer."""
         return self._loader("train", shuffle=self.config.training.shuffle)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | EpochBatches:
         """Validation batches in file order."""
         return self._loader("validation", shuffle=False)
 
@@ -81,7 +75,7 @@ class RunDataModule(L.LightningDataModule):
         assert self.dataset is not None
         return self._of_training_classes(self.dataset.arrays(split))
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | EpochBatches:
         training = self.config.training
         if training.streaming is not None:
             assert self.preprocessing is not None
@@ -106,12 +100,7 @@ class RunDataModule(L.LightningDataModule):
             rank=self.rank,
             world_size=self.world_size,
         )
-        return DataLoader(
-            ArrayDataset(arrays),
-            batch_size=training.batch_size,
-            sampler=sampler,
-            collate_fn=whole_batch,
-        )
+        return EpochBatches(arrays, training.batch_size, sampler)
 
     def _of_training_classes(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Only the events of ``training.classes``, when the config names them."""

@@ -191,7 +191,9 @@ def _train_network(
         use_distributed_sampler=False,
         reload_dataloaders_every_n_epochs=1 if training.streaming else 0,
         default_root_dir=run.path,
-        log_every_n_steps=1,
+        # Collecting the step metrics costs more than the step of a small model: only
+        # for a logger, every 50 steps.
+        log_every_n_steps=50 if training.logger != "none" else 0,
     )
     if trainer.is_global_zero and not resume:
         record_run(run, config, data, task)

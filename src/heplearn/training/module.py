@@ -40,6 +40,8 @@ class RunModule(L.LightningModule):
         self.task = task
         self.training_config = training
         self._validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self._train_loss = _EpochLoss()
+        self._val_loss = _EpochLoss()
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Model outputs (logits or values) for a batch."""
@@ -66,22 +68,32 @@ class RunModule(L.LightningModule):
                 f"step {self.global_step}; the last good weights are in checkpoints/last.ckpt. "
                 "Lower training.optimizer.lr, set training.gradient_clip, or check the inputs"
             )
-        if self.training_config.progress_bar:  # (each log call costs a little every step)
-            self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        # A log call costs about as much as the whole step of a small model: the epoch's
+        # loss is summed here and logged once, at its last batch.
+        self._train_loss.add(loss, len(batch["weight"]))
+        if self.training_config.shows_steps:
+            self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
+        if self.trainer.is_last_batch:
+            self._log_epoch_loss("train_loss", self._train_loss, prog_bar=False)
         return loss
+
+    def on_train_epoch_start(self) -> None:
+        """Start the sum of the epoch's training loss."""
+        self._train_loss = _EpochLoss()
 
     def validation_step(self, batch: Batch, batch_index: int) -> None:
         """Validation loss, and the scores kept for the epoch's AUC."""
         event_losses, outputs = self.event_losses(batch)
-        loss = weighted_mean(event_losses, batch["weight"])
-        self.log("val_loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
+        self._val_loss.add(weighted_mean(event_losses, batch["weight"]), len(batch["weight"]))
         if outputs is not None and self.task.kind in ("binary", "multiclass"):
             scores = self.task.scores(outputs).detach().float()
             self._validation.append((scores, batch["label"], batch["weight"]))
 
     def on_validation_epoch_end(self) -> None:
-        """The weighted validation AUC (one-vs-rest mean for several classes)."""
+        """The validation loss, and the weighted AUC (one-vs-rest mean for several classes)."""
+        if self._val_loss.events:
+            self._log_epoch_loss("val_loss", self._val_loss, prog_bar=True)
+        self._val_loss = _EpochLoss()
         if not self._validation:
             return
         scores, labels, weights = (
@@ -92,6 +104,10 @@ class RunModule(L.LightningModule):
             scores, labels, weights = (self._gathered(t) for t in (scores, labels, weights))
         auc = epoch_auc(scores.cpu().numpy(), labels.cpu().numpy(), weights.cpu().numpy())
         self.log("val_auc", auc, prog_bar=True, rank_zero_only=True)
+
+    def _log_epoch_loss(self, name: str, loss: "_EpochLoss", prog_bar: bool) -> None:
+        """Log the mean loss of this rank's events (ranks hold equal shares: their mean)."""
+        self.log(name, loss.mean(), prog_bar=prog_bar, on_epoch=True, sync_dist=True, batch_size=1)
 
     def _gathered(self, values: torch.Tensor) -> torch.Tensor:
         """The values of every rank, one after the other (ranks hold equal shares)."""
@@ -139,6 +155,25 @@ class RunModule(L.LightningModule):
         """Restore the random state saved with the checkpoint."""
         if "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
+
+
+class _EpochLoss:
+    """The mean loss per event over the batches of an epoch, kept as a sum on the device."""
+
+    def __init__(self) -> None:
+        self.total: torch.Tensor | None = None
+        self.events = 0
+
+    def add(self, batch_loss: torch.Tensor, events: int) -> None:
+        """Add a batch's mean loss over its ``events`` events."""
+        part = batch_loss.detach() * events
+        self.total = part if self.total is None else self.total + part
+        self.events += events
+
+    def mean(self) -> torch.Tensor:
+        """The mean loss per event."""
+        assert self.total is not None
+        return self.total / self.events
 
 
 def epoch_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:

@@ -1,7 +1,8 @@
-"""Which training events each step sees: a per-epoch permutation, sharded over ranks."""
+"""Which training events each step sees: a per-epoch permutation, sharded over ranks, in batches."""
 
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from torch.utils.data import Sampler
 
@@ -57,3 +58,41 @@ class EpochSampler(Sampler[int]):
 
     def __len__(self) -> int:
         return self.size // self.world_size
+
+
+class EpochBatches:
+    """Batches of in-memory tensors, in the order of an :class:`EpochSampler`.
+
+    Each batch is gathered from every tensor with one index tensor, as a bare PyTorch loop
+    would: no DataLoader, whose per-event indices and fetcher cost more than the step of a
+    small model. Lightning finds the sampler under ``sampler`` and sets its epoch; it also
+    looks for a ``batch_sampler``, which is None as the batches are cut here.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        Aligned arrays (inputs, ``label``, ``weight``), one row per event.
+    batch_size : int
+        Events per batch; the last batch of an epoch may hold fewer.
+    sampler : EpochSampler
+        The order of the events (and this rank's share of them).
+    """
+
+    def __init__(
+        self, arrays: dict[str, np.ndarray], batch_size: int, sampler: EpochSampler
+    ) -> None:
+        self.tensors = {
+            name: torch.from_numpy(np.ascontiguousarray(values)) for name, values in arrays.items()
+        }
+        self.batch_size = batch_size
+        self.sampler = sampler
+        self.batch_sampler = None
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        order = self.sampler.indices()
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield {name: tensor[index] for name, tensor in self.tensors.items()}
