@@ -51,24 +51,29 @@ def machine_description() -> str:
     )
 
 
+def _header_value(text: str, key: str) -> str:
+    """The value of a ``- key: value`` line of a report's header ("" if missing)."""
+    prefix = f"- {key}: "
+    line = next((line for line in text.splitlines() if line.startswith(prefix)), "")
+    return line.removeprefix(prefix)
+
+
 def _previous_sections(path: Path) -> tuple[str, dict[str, str]]:
-    """The date line and the sections (title → Markdown) of an existing report."""
+    """When and where the existing report was measured, and its sections (title → Markdown)."""
     if not path.is_file():
         return "", {}
     text = path.read_text()
-    date = next((line for line in text.splitlines() if line.startswith("- date:")), "")
+    measured = f"{_header_value(text, 'date')} on {_header_value(text, 'machine')}"
     parts = text.split("\n## ")[1:]
-    return date.removeprefix("- date: "), {
-        part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts
-    }
+    return measured, {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
 
 
-def _dated(body: str, title: str, date: str) -> str:
-    """A kept section, marked with the date it was measured (once)."""
+def _dated(body: str, title: str, measured: str) -> str:
+    """A kept section, marked with the date and machine it was measured on (once)."""
     if "*Measured " in body:
         return body
     return body.replace(
-        f"## {title}\n", f"## {title}\n\n*Measured {date}, in an earlier run.*\n", 1
+        f"## {title}\n", f"## {title}\n\n*Measured {measured}, in an earlier run.*\n", 1
     )
 
 
@@ -76,7 +81,8 @@ def write_report(sections: list[Section], path: Path, keep_others: bool = False)
     """Write ``docs/benchmarks.md`` with the machine, versions, date and every section.
 
     With ``keep_others`` the sections of the existing file that this run did not measure
-    are kept in their places, marked with the date they were measured; new ones follow.
+    are kept in their places, marked with the date and machine they were measured on (the
+    numbers of different machines do not compare); new ones follow.
     """
     versions = ", ".join(f"{name} {version}" for name, version in package_versions().items())
     header = [
@@ -93,9 +99,9 @@ def write_report(sections: list[Section], path: Path, keep_others: bool = False)
     new = {section.title: section.markdown() for section in sections}
     bodies = list(new.values())
     if keep_others:
-        previous_date, previous = _previous_sections(path)
+        measured, previous = _previous_sections(path)
         bodies = [
-            new.get(title) or _dated(body, title, previous_date) for title, body in previous.items()
+            new.get(title) or _dated(body, title, measured) for title, body in previous.items()
         ]
         bodies += [body for title, body in new.items() if title not in previous]
     text = "\n".join(header) + "\n" + "\n".join(bodies)
