@@ -125,7 +125,9 @@ def load_dataset(
         processor.process(read_columns(source, needed), source_index, file_index, 0)
         for file_index, (source_index, source) in enumerate(spec_files(spec))
     ]
-    events = _handle_nonfinite(spec, Processed.concatenate(parts), processor)
+    events = Processed.concatenate(parts)
+    del parts  # (copied into events: freed before the copies below raise the peak memory)
+    events = _handle_nonfinite(spec, events, processor)
     n_classes = class_count(spec, events.label)
     if spec.task == "classification" and len(events):
         out_of_range = (events.label < 0) | (events.label >= n_classes)
