@@ -38,6 +38,8 @@ METRICS = {
         (math.nan, None, "—"),
         (None, None, "—"),
         (np.float64(0.25), np.float64(0.0), "0.25"),
+        (1.0, 1.1e-16, "1"),  # bootstrap replicas all 1 but for rounding
+        (2.5e6, 0.04, "2500000.000 ± 0.040"),  # small, but not rounding
         ("top", None, "top"),
         (True, None, "True"),
     ],

@@ -50,6 +50,9 @@ window.addEventListener("load", function () {
 """
 
 
+_ROUNDING = 1e-9
+
+
 def format_number(value: Any, uncertainty: Any = None) -> str:
     """Format a metric for people: ``0.9213 ± 0.0021``, ``1,234``, ``∞``, ``—``.
 
@@ -60,7 +63,9 @@ def format_number(value: Any, uncertainty: Any = None) -> str:
         (shown with :class:`str`).
     uncertainty : Any, optional
         A positive uncertainty sets the decimals (two significant digits of it); ``inf``
-        shows as ``± ∞``; ``None``, NaN or zero are left out.
+        shows as ``± ∞``; ``None``, NaN, zero, or a spread of rounding errors (below
+        1e-9 of the value, as when every bootstrap replica gives the same number) are
+        left out.
 
     Returns
     -------
@@ -79,6 +84,8 @@ def format_number(value: Any, uncertainty: Any = None) -> str:
     if math.isinf(number):
         return "∞" if number > 0 else "−∞"
     spread = float(uncertainty) if isinstance(uncertainty, numbers.Real) else math.nan
+    if spread <= _ROUNDING * abs(number):  # (a spread of rounding errors is no uncertainty)
+        spread = math.nan
     if spread > 0 and math.isfinite(spread):
         decimals = max(0, 1 - math.floor(math.log10(spread)))
         return f"{number:.{decimals}f} ± {spread:.{decimals}f}"
