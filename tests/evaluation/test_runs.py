@@ -148,3 +148,5 @@ def test_a_regression_run_gets_mae_and_r2(top, tmp_path):
     assert metrics["task"] == "regression"
     assert metrics["r2"] > 0.8  # the jet mass is among the inputs
     assert any(p.name.startswith("parity") for p in (run.path / "plots").iterdir())
+    report = (run.path / "report.html").read_text()
+    assert "Predicted against true jet_mass / 100" in report

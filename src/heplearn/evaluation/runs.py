@@ -177,6 +177,8 @@ def evaluate_run(
     settings = settings or config.evaluation
     task = run.task()
     class_names = run.class_names() or []
+    if task.kind == "regression" and config.data.target:
+        class_names = [config.data.target]  # (names the axes of the parity plots)
     if task.kind == "anomaly":
         from heplearn.evaluation.anomaly import evaluate_anomaly
 
