@@ -123,24 +123,24 @@ save_figure(figure, f"{RUNS}/polynomials.png")
 # ## 2. A regression with heplearn: the jet mass from substructure
 #
 # A dataset spec with `target:` instead of labels is a regression. The inputs are the
-# substructure variables without the mass itself; the target is the jet mass in units of
-# 100 GeV: heplearn standardises the inputs but not the target, and a target of order
-# one suits the initial weights. With a regression target the `logistic` model (one
-# linear layer, mean squared error) *is* linear regression; the MLP adds hidden layers.
-# Adam moves each parameter by about the learning rate per step at most; the linear
-# model's bias has to travel to the mean mass on its own, so it gets a larger learning
-# rate than the MLP. Top and QCD jets are mixed, so the mass ranges from a few GeV to
-# beyond the top mass.
+# substructure variables without the mass itself; the target is the jet mass in GeV.
+# heplearn standardises the inputs and, for the network, the target too (with the
+# training split's mean and standard deviation, kept in the run), so that targets in any
+# unit suit the initial weights; predictions and metrics come back in GeV. With a
+# regression target the `logistic` model (one linear layer, mean squared error) *is*
+# linear regression; the MLP adds hidden layers. The linear model, with few parameters
+# and a convex loss, takes a larger learning rate than the MLP. Top and QCD jets are
+# mixed, so the mass ranges from a few GeV to beyond the top mass.
 
 # %%
 regression_data = {
     "sources": SOURCES,
-    "target": "jet_mass / 100",
+    "target": "jet_mass",
     "inputs": {"substructure": {"kind": "tabular", "columns": SUBSTRUCTURE}},
 }
 regressions = {}
 for name, model, learning_rate in (
-    ("linear", {"name": "logistic"}, 0.02),
+    ("linear", {"name": "logistic"}, 0.01),
     ("mlp", {"name": "mlp", "widths": [64, 64]}, 0.001),
 ):
     training = {
@@ -164,21 +164,25 @@ for name, run in regressions.items():
     heplearn_cli("evaluate", str(run.path))
     values = json.loads((run.path / "metrics.json").read_text())
     print(
-        f"{name}: MAE {100 * values['mae']:.1f} GeV, RMSE {100 * values['rmse']:.1f} GeV, "
-        f"bias {100 * values['bias']:+.1f} GeV, R² {values['r2']:.3f} "
+        f"{name}: MAE {values['mae']:.1f} GeV, RMSE {values['rmse']:.1f} GeV, "
+        f"bias {values['bias']:+.1f} GeV, R² {values['r2']:.3f} "
         f"(training split: R² {values['train']['r2']:.3f})"
     )
 show(f"{RUNS}/mass-linear/plots/parity.png")
 show(f"{RUNS}/mass-mlp/plots/parity.png")
 
 # %% [markdown]
-# The linear model's coefficients belong to the standardised inputs: each is the change
-# of the predicted mass for a change of one standard deviation in its variable.
+# The linear model's coefficients belong to the standardised inputs and target: times
+# the target's standard deviation, each is the change of the predicted mass for a change
+# of one standard deviation in its variable.
 
 # %%
-linear_weights = torch.load(regressions["linear"].path / "model.pt", weights_only=True)
+linear = regressions["linear"]
+mass_mean, mass_spread = linear.task().target_mean, linear.task().target_std
+print(f"jet mass: mean {mass_mean:.1f} GeV, standard deviation {mass_spread:.1f} GeV")
+linear_weights = torch.load(linear.path / "model.pt", weights_only=True)
 for name, value in zip(SUBSTRUCTURE, linear_weights["head.output.weight"][0].tolist(), strict=True):
-    print(f"{name:>15}: {100 * value:+7.1f} GeV per standard deviation")
+    print(f"{name:>15}: {mass_spread * value:+7.1f} GeV per standard deviation")
 
 # %% [markdown]
 # ## 3. Classification: model size and over-fitting

@@ -91,8 +91,7 @@ class RunDirectory:
 
     def task(self) -> Task:
         """The learning task (kind, outputs, loss)."""
-        task = self.info()["task"]
-        return Task(task["kind"], task["n_outputs"], task["loss"])
+        return Task.from_dict(self.info()["task"])
 
     def class_names(self) -> list[str] | None:
         """Class names in label order (``None`` for regression)."""

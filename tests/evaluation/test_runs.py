@@ -142,11 +142,14 @@ def test_a_regression_run_gets_mae_and_r2(top, tmp_path):
     )
     data = config["data"]
     del data["label"], data["classes"]
-    data["target"] = "jet_mass / 100"
+    data["target"] = "jet_mass"  # in GeV: the network learns it standardised
     run = train(config, tmp_path / "regression")
+    target = run.preprocessing().target
+    assert target is not None and 20 < target["mean"] < 200 and target["std"] > 10
     metrics = evaluate_run(run).evaluation.metrics
     assert metrics["task"] == "regression"
     assert metrics["r2"] > 0.8  # the jet mass is among the inputs
+    assert metrics["mae"] < 0.3 * target["std"]  # in GeV, as the target
     assert any(p.name.startswith("parity") for p in (run.path / "plots").iterdir())
     report = (run.path / "report.html").read_text()
-    assert "Predicted against true jet_mass / 100" in report
+    assert "Predicted against true jet_mass" in report

@@ -44,3 +44,14 @@ def test_scores_are_probabilities_or_values():
     assert probabilities.sum().item() == pytest.approx(1.0)
     assert Task("binary", 1, "bce").scores(torch.zeros(4, 1)).tolist() == [0.5] * 4
     assert Task("regression", 1, "mse").scores(torch.tensor([[7.0]])).tolist() == [7.0]
+
+
+def test_a_regression_learns_the_standardised_target_and_scores_in_its_unit():
+    task = Task("regression", 1, "mse", target_mean=170.0, target_std=20.0)
+    jet_mass = torch.tensor([150.0, 170.0, 210.0])
+    learned = torch.tensor([[-1.0], [0.0], [2.0]])  # the standardised masses
+    assert task.event_losses(learned, jet_mass).tolist() == [0.0, 0.0, 0.0]
+    assert task.scores(learned).tolist() == [150.0, 170.0, 210.0]
+    assert Task.from_dict(task.to_dict()) == task
+    recorded_before_the_scaling = {"kind": "regression", "n_outputs": 1, "loss": "mse"}
+    assert Task.from_dict(recorded_before_the_scaling).target_std == 1.0

@@ -30,6 +30,7 @@ class Preprocessing:
     class_scales: dict[str, float]
     reweighting: dict[str, list[float]] | None = None
     standardisation: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    target: dict[str, float] | None = None  # a regression target's training mean and std
     version: int = FORMAT_VERSION
 
     @classmethod
@@ -121,6 +122,7 @@ class FitStatistics:
         self.weights: list[np.ndarray] = []
         self.variables: list[np.ndarray] = []
         self.moments: dict[str, list[np.ndarray]] = {}
+        self.target_moments = np.zeros(3)  # count, sum and sum of squares
         self.training_events = 0
 
     def add(self, events: Processed) -> None:
@@ -131,6 +133,9 @@ class FitStatistics:
             self.variables.append(events.reweight_variable)
         train = events.split == TRAIN
         self.training_events += int(train.sum())
+        if self.spec.task == "regression":
+            target = events.label[train].astype(np.float64)
+            self.target_moments += [len(target), target.sum(), (target**2).sum()]
         for name, values in events.inputs.items():
             if self._mode(name) == "none":
                 continue
@@ -165,9 +170,7 @@ class FitStatistics:
         scales = class_scales(labels, weight, spec.weights, spec.classes, groups)
         standardisation = {}
         for name, (count, total, total_sq) in self.moments.items():
-            mean = total / max(float(count), 1.0)
-            std = np.sqrt(np.maximum(total_sq / max(float(count), 1.0) - mean**2, 0.0))
-            std = np.where(std > 0, std, 1.0)
+            mean, std = _mean_and_std(count, total, total_sq)
             mode = self._mode(name)
             if isinstance(mode, dict):
                 columns = _columns(spec, name)
@@ -179,7 +182,20 @@ class FitStatistics:
                 shape = (len(definition.channels or [None]), definition.bins, definition.bins)
                 mean, std = mean.reshape(shape), std.reshape(shape)
             standardisation[name] = {"mean": mean.tolist(), "std": std.tolist()}
-        return Preprocessing(scales, reweighting, standardisation)
+        target = None
+        if spec.task == "regression":
+            target_mean, target_std = _mean_and_std(*self.target_moments)
+            target = {"mean": float(target_mean), "std": float(target_std)}
+        return Preprocessing(scales, reweighting, standardisation, target)
+
+
+def _mean_and_std(
+    count: np.ndarray, total: np.ndarray, total_sq: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation from sums (a spread of zero becomes 1: no scaling)."""
+    mean = total / max(float(count), 1.0)
+    std = np.sqrt(np.maximum(total_sq / max(float(count), 1.0) - mean**2, 0.0))
+    return mean, np.where(std > 0, std, 1.0)
 
 
 def class_count(spec: DatasetSpec, labels: np.ndarray) -> int:

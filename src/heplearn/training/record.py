@@ -18,7 +18,7 @@ def record_run(run: RunDirectory, config: RunConfig, data: RunDataModule, task: 
         {
             "status": "running",
             "model": config.model.name,
-            "task": {"kind": task.kind, "n_outputs": task.n_outputs, "loss": task.loss},
+            "task": task.to_dict(),
             "class_names": config.data.classes,
             "inputs": [info.to_dict() for info in input_schema(data.spec).values()],
             "versions": package_versions(),

@@ -1,7 +1,7 @@
 """What is learned: classification, regression, or the inputs themselves, and the loss."""
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +37,17 @@ class Task:
         1 (the anomaly score, or the negative log-likelihood) when learning the inputs.
     loss : str
         ``bce``, ``cross-entropy``, ``mse``, ``mae``, ``huber`` or ``model``.
+    target_mean, target_std : float
+        A regression's network learns ``(target - target_mean) / target_std`` (fitted on
+        the training split), so targets in any unit train alike; its scores are back in
+        the target's unit. 0 and 1 (no scaling) otherwise.
     """
 
     kind: TaskKind
     n_outputs: int
     loss: str
+    target_mean: float = 0.0
+    target_std: float = 1.0
 
     @classmethod
     def of(
@@ -95,7 +101,7 @@ class Task:
             )
         if self.kind == "multiclass":
             return F.cross_entropy(outputs, labels.long(), reduction="none")
-        target = labels.to(outputs.dtype)
+        target = (labels.to(outputs.dtype) - self.target_mean) / self.target_std
         prediction = outputs[:, 0]
         if self.loss == "mae":
             return (prediction - target).abs()
@@ -115,7 +121,18 @@ class Task:
             return torch.sigmoid(outputs[:, 0])
         if self.kind == "multiclass":
             return torch.softmax(outputs, dim=1)
+        if self.kind == "regression":
+            return outputs[:, 0] * self.target_std + self.target_mean
         return outputs[:, 0]
+
+    def to_dict(self) -> dict[str, str | int | float]:
+        """The task as ``run.json`` records it."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Task":
+        """The task recorded by :meth:`to_dict` (runs from before the target scaling too)."""
+        return cls(**values)
 
 
 def weighted_mean(event_losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
