@@ -268,6 +268,7 @@ def train(
 ) -> None:
     """Train the model of CONFIG on its data and write everything to a run directory."""
     from heplearn.training.config import load_run_config
+    from heplearn.training.fit import is_launched_rank
     from heplearn.training.fit import train as train_run
 
     overrides = list(set_ or [])
@@ -275,6 +276,8 @@ def train(
         if value is not None:
             overrides.append(f"training.{key}={value}")
     run = train_run(load_run_config(config, overrides), out, resume=resume, overwrite=overwrite)
+    if is_launched_rank():  # (the other DDP processes: rank 0 reports the run)
+        return
     info = run.info()
     best = info.get("best_val_loss")
     summary = f", best validation loss {best:.4g}" if best is not None else ""

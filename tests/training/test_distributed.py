@@ -60,6 +60,7 @@ def test_the_cli_trains_with_two_ddp_processes_to_single_process_quality(top, tm
         "train", str(path), "--out", str(tmp_path / "ddp"), "--devices", "2", "--strategy", "ddp"
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout.count("trained mlp into") == 1  # rank 0 reports, not each process
     ddp = RunDirectory(tmp_path / "ddp")
     assert ddp.info()["status"] == "finished"
     assert ddp.load_model() is not None

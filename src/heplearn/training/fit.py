@@ -73,7 +73,7 @@ def train(
     if not isinstance(config, RunConfig):
         config = parse_run_config(config)
     run = RunDirectory(Path(out))
-    if not _launched_rank():
+    if not is_launched_rank():
         _prepare_directory(run, config, resume=resume, overwrite=overwrite)
     try:
         if model_family(config.model.name).estimator:
@@ -85,12 +85,12 @@ def train(
     except BaseException:
         # a run that fails before its first checkpoint (unreadable data, a missing logger
         # package) leaves nothing behind, so the same command can simply be run again
-        if not resume and not _launched_rank() and not run.last_checkpoint.is_file():
+        if not resume and not is_launched_rank() and not run.last_checkpoint.is_file():
             shutil.rmtree(run.path, ignore_errors=True)
         raise
 
 
-def _launched_rank() -> bool:
+def is_launched_rank() -> bool:
     """True in the extra processes that Lightning's DDP launches (rank 0 prepares the run)."""
     return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
 
