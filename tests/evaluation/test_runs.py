@@ -2,14 +2,23 @@
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
+from sklearn.metrics import roc_auc_score
 
 from helpers import chromium_or_skip, run_chromium, run_config, run_heplearn
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
+from heplearn.evaluation import runs as runs_module
 from heplearn.evaluation.report import format_number
-from heplearn.evaluation.runs import compare_run_directories, evaluate_run
+from heplearn.evaluation.runs import (
+    compare_run_directories,
+    evaluate_run,
+    load_run_data,
+    run_predictions,
+    split_predictions,
+)
 from heplearn.training.fit import train
 
 EVALUATION = {"observers": ["jet_pt", "jet_mass"], "images": "image", "bootstrap": 20}
@@ -153,3 +162,29 @@ def test_a_regression_run_gets_mae_and_r2(top, tmp_path):
     assert any(p.name.startswith("parity") for p in (run.path / "plots").iterdir())
     report = (run.path / "report.html").read_text()
     assert "Predicted against true jet_mass" in report
+
+
+def test_a_streamed_run_is_evaluated_streaming_with_the_same_numbers(top, tmp_path, monkeypatch):
+    streaming = {"chunk_entries": 100, "shuffle_buffer": 200}
+    config = run_config(top, {"name": "mlp", "inputs": ["jet"]}, epochs=2, streaming=streaming)
+    config["evaluation"] = {"observers": ["jet_pt"], "bootstrap": 0}
+    run = train(config, tmp_path / "streamed")
+    dataset, scorer = load_run_data(run, observers=["jet_pt"])  # in memory, for comparison
+    expected = split_predictions(dataset, scorer, "test", observers=["jet_pt"])
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a streamed run's evaluation loaded the whole dataset")
+
+    monkeypatch.setattr(runs_module, "load_dataset", no_loading)
+    streamed = run_predictions(run, observers=["jet_pt"], splits=["test"])["test"]
+    order, expected_order = np.argsort(streamed.scores), np.argsort(expected.scores)
+    np.testing.assert_allclose(streamed.scores[order], expected.scores[expected_order], atol=1e-6)
+    np.testing.assert_array_equal(
+        np.sort(streamed.observers["jet_pt"]), np.sort(expected.observers["jet_pt"])
+    )
+    metrics = evaluate_run(run).evaluation.metrics
+    is_top = expected.labels == 1
+    assert metrics["auc"] == pytest.approx(
+        roc_auc_score(is_top, expected.scores, sample_weight=expected.weights), abs=1e-6
+    )
+    assert (run.path / "plots" / "efficiency_jet_pt.png").is_file()

@@ -4,9 +4,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from heplearn.data.dataset import Dataset, load_dataset
+from heplearn.data.loaders import StreamingDataset
 from heplearn.data.spec import DatasetSpec, TabularInput
-from heplearn.errors import ConfigError
+from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.compare import Comparison, compare_runs
 from heplearn.evaluation.evaluate import Evaluation, evaluate_predictions, write_metrics
 from heplearn.evaluation.predictions import Predictions, data_summary
@@ -91,7 +94,58 @@ def split_predictions(
     image: str | None = None,
 ) -> Predictions:
     """The predictions on one split of data loaded by :func:`load_run_data`."""
-    arrays = dataset.arrays(split)
+    return _predictions_of(dataset.arrays(split), scorer, observers, image)
+
+
+def streamed_split_predictions(
+    run: RunDirectory,
+    spec: DatasetSpec,
+    scorer: Scorer,
+    split: str,
+    *,
+    observers: Sequence[str] = (),
+    chunk_entries: int = 50_000,
+) -> Predictions:
+    """The predictions on one split, read chunk by chunk as the streaming loader trains.
+
+    Only the predictions (scores, labels, weights, observers) of all the events are kept
+    in memory, never their inputs; ``spec`` is the data with the observers
+    (:func:`_with_extras`).
+    """
+    stream = StreamingDataset(
+        spec,
+        run.preprocessing(),
+        split,
+        batch_size=4096,
+        seed=run.config().seed,
+        chunk_entries=chunk_entries,
+        shuffle_buffer=0,
+    )
+    parts = [
+        _predictions_of({name: values.numpy() for name, values in batch.items()}, scorer, observers)
+        for batch in stream
+    ]
+    if not parts:
+        raise InputError(f"the {split} split of the data holds no events to evaluate")
+    embeddings = [part.embeddings for part in parts if part.embeddings is not None]
+    return Predictions(
+        scores=np.concatenate([part.scores for part in parts]),
+        labels=np.concatenate([part.labels for part in parts]),
+        weights=np.concatenate([part.weights for part in parts]),
+        observers={
+            name: np.concatenate([part.observers[name] for part in parts]) for name in observers
+        },
+        embeddings=np.concatenate(embeddings) if embeddings else None,
+    )
+
+
+def _predictions_of(
+    arrays: dict[str, np.ndarray],
+    scorer: Scorer,
+    observers: Sequence[str],
+    image: str | None = None,
+) -> Predictions:
+    """The predictions on the events of ``arrays`` (a split, or a batch of one)."""
     values = arrays.get(OBSERVERS)
     return Predictions(
         scores=scorer.scores(arrays),
@@ -127,7 +181,28 @@ def run_predictions(
         An image input of the data attached for galleries.
     splits : sequence of str
         The splits to score (scoring the training split of a large sample takes long).
+
+    A run trained with ``training.streaming`` is evaluated streaming too: its data are
+    read chunk by chunk (no image galleries then), so that data larger than memory can
+    be evaluated.
     """
+    config = run.config()
+    streaming = config.training.streaming
+    if streaming is not None:
+        spec = data if data is not None else config.data
+        spec = _with_extras(spec, _model_inputs_of(run, spec), observers, None)
+        scorer = Scorer(run)
+        return {
+            split: streamed_split_predictions(
+                run,
+                spec,
+                scorer,
+                split,
+                observers=observers,
+                chunk_entries=streaming.chunk_entries,
+            )
+            for split in splits
+        }
     dataset, scorer = load_run_data(run, data, observers=observers, image=image)
     return {
         split: split_predictions(dataset, scorer, split, observers=observers, image=image)
