@@ -147,3 +147,11 @@ TINY_DDPM = {
     "channel_multipliers": [1],
     "time_embedding": 8,
 }
+
+
+def flow_config(sample_dir: Path, **training: Any) -> dict[str, Any]:
+    """A small conditional flow of the jet features given the jet pT."""
+    model = {"name": "flow", "features": "jet", "condition": "conditions", "transforms": 2}
+    config = run_config(sample_dir, {**model, "hidden": [32, 32]}, threads=1, **training)
+    config["data"]["inputs"]["conditions"] = {"kind": "tabular", "columns": ["jet_pt"]}
+    return config

@@ -7,21 +7,13 @@ import pytest
 import uproot
 from typer.testing import CliRunner
 
-from helpers import TINY_DDPM, assert_one_line_error, run_config
+from helpers import TINY_DDPM, assert_one_line_error, flow_config, run_config
 from heplearn.cli import app
 from heplearn.errors import ConfigError, OutputError
 from heplearn.sampling import parse_condition_ranges, safe_branch_name, sample_run
 from heplearn.training.fit import train
 
-FLOW = {"name": "flow", "features": "jet", "condition": "conditions", "transforms": 2}
 JET_BRANCHES = ["jet_mass", "jet_sdmass", "jet_tau21", "jet_tau32", "jet_d2"]
-
-
-def flow_config(sample_dir, **training):
-    """A small conditional flow of the jet features given the jet pT."""
-    config = run_config(sample_dir, {**FLOW, "hidden": [32, 32]}, threads=1, **training)
-    config["data"]["inputs"]["conditions"] = {"kind": "tabular", "columns": ["jet_pt"]}
-    return config
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 import torch
 
-from helpers import run_config, run_heplearn
+from helpers import TINY_DDPM, flow_config, run_config, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.data.dataset import load_dataset
 from heplearn.deploy import ExportReport, export_onnx, read_metadata
@@ -222,6 +222,23 @@ def test_multiclass_and_regression_runs_export_their_scores(top, tmp_path):
     assert report.metadata_path == tmp_path / "elsewhere" / "regression.onnx.json"
     assert read_metadata(report.path)["task"] == "regression"
     assert not (run.path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize("model", ["autoencoder", "flow", "ddpm"])
+def test_anomaly_and_generative_runs_export_their_score_per_event(top, tmp_path, model):
+    if model == "flow":
+        config = flow_config(top, epochs=1)
+    else:
+        autoencoder = {"name": "autoencoder", "inputs": ["jet"], "widths": [8], "latent_dim": 2}
+        config = run_config(top, TINY_DDPM if model == "ddpm" else autoencoder, epochs=1)
+    run = train(config, tmp_path / model)
+    report = export_onnx(run)
+    assert report.outputs == ("scores",)
+    assert report.max_abs_difference is not None and report.max_abs_difference <= 1e-4
+    raw = split_arrays(run, standardised=False)
+    for events in (1, 7):  # (a diffusion model's fixed noise broadcasts over any batch)
+        scores = onnx_scores(report.path, {name: values[:events] for name, values in raw.items()})
+        assert scores.shape == (events,) and np.isfinite(scores).all()
 
 
 def test_a_bdt_run_is_refused_with_a_clear_message(top, tmp_path):

@@ -6,13 +6,12 @@ import math
 import pytest
 from typer.testing import CliRunner
 
-from helpers import TINY_DDPM, run_config
+from helpers import TINY_DDPM, flow_config, run_config
 from heplearn.cli import app
 from heplearn.evaluation.report import format_number
 from heplearn.evaluation.runs import evaluate_run
 from heplearn.training.fit import train
 
-FLOW = {"name": "flow", "features": "jet", "condition": "conditions", "transforms": 2}
 FEATURES = ["jet_mass", "jet_sdmass", "jet_tau21", "jet_tau32", "jet_d2"]
 
 
@@ -23,8 +22,7 @@ def top(generated_sample):
 
 @pytest.fixture(scope="module")
 def flow_run(top, tmp_path_factory):
-    config = run_config(top, {**FLOW, "hidden": [32, 32]}, epochs=3, batch_size=64, threads=1)
-    config["data"]["inputs"]["conditions"] = {"kind": "tabular", "columns": ["jet_pt"]}
+    config = flow_config(top, epochs=3, batch_size=64)
     return train(config, tmp_path_factory.mktemp("generative") / "flow")
 
 

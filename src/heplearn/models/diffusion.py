@@ -396,21 +396,25 @@ class DDPM(nn.Module):
         clean : torch.Tensor
             ``(batch, C, H, W)`` images in the model's units.
         steps : torch.Tensor
-            ``(batch,)`` diffusion steps.
+            ``(batch,)`` diffusion steps, or ``(1,)``: one for every image.
         noise : torch.Tensor
-            ``(batch, C, H, W)`` standard normal noise.
+            ``(batch, C, H, W)`` standard normal noise, or ``(1, C, H, W)``.
         """
         predicted = self.unet(self._noised(clean, steps, noise), steps)
         return (predicted - noise).pow(2).mean(dim=(1, 2, 3))
 
     def fixed_losses(self, inputs: Inputs) -> Tensor:
-        """The denoising loss at the fixed steps and noise of the score, ``(batch,)``."""
+        """The denoising loss at the fixed steps and noise of the score, ``(batch,)``.
+
+        The step and the noise image broadcast over the batch (not expanded to its size),
+        so that an ONNX export keeps the batch axis dynamic.
+        """
         clean = self.to_model_units(inputs[self.image_name])
-        total = clean.new_zeros(len(clean))
-        for step, noise in zip(self.score_steps, self.score_noise, strict=True):
-            steps = step.expand(len(clean))
-            total = total + self.denoising_losses(clean, steps, noise.expand_as(clean))
-        return total / len(self.score_steps)
+        losses = [
+            self.denoising_losses(clean, step.reshape(1), noise.unsqueeze(0))
+            for step, noise in zip(self.score_steps, self.score_noise, strict=True)
+        ]
+        return torch.stack(losses).mean(dim=0)
 
     def event_losses(self, inputs: Inputs) -> Tensor:
         """Per-image loss, ``(batch,)``: a random step and noise in training mode, the
