@@ -32,7 +32,8 @@ def _roc_row(label: str, scores: np.ndarray, is_top: np.ndarray, weights: np.nda
 
 def run(quick: bool = False) -> list[Section]:
     """Train each autoencoder on the QCD jets of a generated sample and score top jets."""
-    from heplearn.evaluation.runs import evaluate_run, run_predictions
+    from heplearn.evaluation.run_data import run_predictions
+    from heplearn.evaluation.runs import evaluate_run
     from heplearn.training.config import load_run_config
     from heplearn.training.fit import train
 

@@ -57,7 +57,8 @@ import heplearn
 from heplearn.data.dataset import load_dataset
 from heplearn.evaluation import metrics
 from heplearn.evaluation.plots import show_image
-from heplearn.evaluation.runs import evaluate_run, run_predictions
+from heplearn.evaluation.run_data import run_predictions
+from heplearn.evaluation.runs import evaluate_run
 from heplearn.run_directory import RunDirectory
 from heplearn.training.config import RunConfig, load_run_config
 

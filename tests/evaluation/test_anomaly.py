@@ -8,7 +8,8 @@ import uproot
 
 from helpers import run_config, run_heplearn
 from heplearn.errors import ConfigError
-from heplearn.evaluation.runs import evaluate_run, run_predictions
+from heplearn.evaluation.run_data import run_predictions
+from heplearn.evaluation.runs import evaluate_run
 from heplearn.sampling import sample_run
 from heplearn.training.fit import train
 

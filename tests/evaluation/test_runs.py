@@ -10,15 +10,10 @@ from sklearn.metrics import roc_auc_score
 from helpers import chromium_or_skip, run_chromium, run_config, run_heplearn
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
-from heplearn.evaluation import runs as runs_module
+from heplearn.evaluation import run_data
 from heplearn.evaluation.report import format_number
-from heplearn.evaluation.runs import (
-    compare_run_directories,
-    evaluate_run,
-    load_run_data,
-    run_predictions,
-    split_predictions,
-)
+from heplearn.evaluation.run_data import load_run_data, run_predictions, split_predictions
+from heplearn.evaluation.runs import compare_run_directories, evaluate_run
 from heplearn.training.fit import train
 
 EVALUATION = {"observers": ["jet_pt", "jet_mass"], "images": "image", "bootstrap": 20}
@@ -175,7 +170,7 @@ def test_a_streamed_run_is_evaluated_streaming_with_the_same_numbers(top, tmp_pa
     def no_loading(*args, **kwargs):
         raise AssertionError("a streamed run's evaluation loaded the whole dataset")
 
-    monkeypatch.setattr(runs_module, "load_dataset", no_loading)
+    monkeypatch.setattr(run_data, "load_dataset", no_loading)
     streamed = run_predictions(run, observers=["jet_pt"], splits=["test"])["test"]
     order, expected_order = np.argsort(streamed.scores), np.argsort(expected.scores)
     np.testing.assert_allclose(streamed.scores[order], expected.scores[expected_order], atol=1e-6)

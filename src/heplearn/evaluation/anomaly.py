@@ -30,6 +30,7 @@ from heplearn.evaluation.plots import (
 )
 from heplearn.evaluation.predictions import Predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
+from heplearn.evaluation.run_data import split_predictions
 from heplearn.evaluation.two_sample import two_sample_test
 from heplearn.inference import Scorer
 from heplearn.models.base import Samples
@@ -164,8 +165,6 @@ def evaluate_anomaly(
     tuple
         ``metrics.json`` content, the saved plots, and the predictions per split.
     """
-    from heplearn.evaluation.runs import split_predictions
-
     names = run.class_names() or []
     background = background_classes(run)
     predictions = {

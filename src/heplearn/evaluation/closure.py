@@ -30,7 +30,7 @@ from heplearn.evaluation.plots import SavedPlot, StyledFigure, save_figure
 from heplearn.evaluation.predictions import Predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
 from heplearn.evaluation.report import write_report
-from heplearn.evaluation.runs import run_predictions
+from heplearn.evaluation.run_data import run_predictions
 from heplearn.evaluation.two_sample import TwoSampleTest, two_sample_test
 from heplearn.files import write_text_atomic
 from heplearn.run_directory import RunDirectory

@@ -28,6 +28,7 @@ from heplearn.evaluation.gallery import class_average_figure
 from heplearn.evaluation.plots import SavedPlot, check_style, save_figure
 from heplearn.evaluation.predictions import Predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
+from heplearn.evaluation.run_data import split_predictions
 from heplearn.evaluation.two_sample import two_sample_test
 from heplearn.inference import Scorer
 from heplearn.models.schema import InputInfo
@@ -202,8 +203,6 @@ def evaluate_generative(
     tuple
         ``metrics.json`` content, the saved plots, and the per-event losses per split.
     """
-    from heplearn.evaluation.runs import split_predictions
-
     check_style(settings.style)
     seed = run.config().seed
     predictions = {split: split_predictions(dataset, scorer, split) for split in ("train", "test")}

@@ -1,0 +1,211 @@
+"""A run's data and its predictions: loaded in memory, or streamed for streamed runs."""
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from heplearn.data.dataset import Dataset, load_dataset
+from heplearn.data.loaders import StreamingDataset
+from heplearn.data.spec import DatasetSpec, TabularInput
+from heplearn.errors import ConfigError, InputError
+from heplearn.evaluation.predictions import Predictions
+from heplearn.inference import Scorer
+from heplearn.models.schema import input_schema
+from heplearn.run_directory import RunDirectory
+
+SPLITS = ("train", "validation", "test")
+OBSERVERS = "__observers__"
+
+
+def _with_extras(
+    spec: DatasetSpec, model_spec: DatasetSpec, observers: Sequence[str], image: str | None
+) -> DatasetSpec:
+    """The model's inputs, plus observers (raw, never standardised) and a gallery image."""
+    inputs = dict(model_spec.inputs)
+    if image is not None and image not in inputs:
+        if image not in spec.inputs or spec.inputs[image].kind != "image":
+            images = [n for n, i in spec.inputs.items() if i.kind == "image"]
+            raise ConfigError(
+                f"evaluation.images: {image!r} is not an image input of the data "
+                f"(image inputs: {', '.join(images) or 'none'})"
+            )
+        inputs[image] = spec.inputs[image]
+    if observers:
+        inputs[OBSERVERS] = TabularInput(kind="tabular", columns=list(observers))
+    standardise = (
+        {**model_spec.standardise, OBSERVERS: "none"} if observers else model_spec.standardise
+    )
+    return model_spec.model_copy(update={"inputs": inputs, "standardise": standardise})
+
+
+def load_run_data(
+    run: RunDirectory,
+    data: DatasetSpec | None = None,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+) -> tuple[Dataset, Scorer]:
+    """The run's data (or ``data``) with the run's preprocessing, and its scorer.
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run.
+    data : DatasetSpec, optional
+        Other data with the inputs the model reads (same names and columns); default the
+        run's own spec. The run's preprocessing is applied either way.
+    observers : sequence of str
+        Expressions evaluated per event and attached as observers (raw values).
+    image : str, optional
+        An image input of the data attached for galleries.
+    """
+    config = run.config()
+    spec = data if data is not None else config.data
+    model_spec = _model_inputs_of(run, spec)
+    dataset = load_dataset(
+        _with_extras(spec, model_spec, observers, image), config.seed, run.preprocessing()
+    )
+    return dataset, Scorer(run)
+
+
+def split_predictions(
+    dataset: Dataset,
+    scorer: Scorer,
+    split: str,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+) -> Predictions:
+    """The predictions on one split of data loaded by :func:`load_run_data`."""
+    return _predictions_of(dataset.arrays(split), scorer, observers, image)
+
+
+def streamed_split_predictions(
+    run: RunDirectory,
+    spec: DatasetSpec,
+    scorer: Scorer,
+    split: str,
+    *,
+    observers: Sequence[str] = (),
+    chunk_entries: int = 50_000,
+) -> Predictions:
+    """The predictions on one split, read chunk by chunk as the streaming loader trains.
+
+    Only the predictions (scores, labels, weights, observers) of all the events are kept
+    in memory, never their inputs; ``spec`` is the data with the observers
+    (:func:`_with_extras`).
+    """
+    stream = StreamingDataset(
+        spec,
+        run.preprocessing(),
+        split,
+        batch_size=4096,
+        seed=run.config().seed,
+        chunk_entries=chunk_entries,
+        shuffle_buffer=0,
+    )
+    parts = [
+        _predictions_of({name: values.numpy() for name, values in batch.items()}, scorer, observers)
+        for batch in stream
+    ]
+    if not parts:
+        raise InputError(f"the {split} split of the data holds no events to evaluate")
+    embeddings = [part.embeddings for part in parts if part.embeddings is not None]
+    return Predictions(
+        scores=np.concatenate([part.scores for part in parts]),
+        labels=np.concatenate([part.labels for part in parts]),
+        weights=np.concatenate([part.weights for part in parts]),
+        observers={
+            name: np.concatenate([part.observers[name] for part in parts]) for name in observers
+        },
+        embeddings=np.concatenate(embeddings) if embeddings else None,
+    )
+
+
+def _predictions_of(
+    arrays: dict[str, np.ndarray],
+    scorer: Scorer,
+    observers: Sequence[str],
+    image: str | None = None,
+) -> Predictions:
+    """The predictions on the events of ``arrays`` (a split, or a batch of one)."""
+    values = arrays.get(OBSERVERS)
+    return Predictions(
+        scores=scorer.scores(arrays),
+        labels=arrays["label"],
+        weights=arrays["weight"],
+        observers={name: values[:, i] for i, name in enumerate(observers)}
+        if values is not None
+        else {},
+        images=arrays[image] if image is not None else None,
+        embeddings=scorer.embeddings(arrays),
+    )
+
+
+def run_predictions(
+    run: RunDirectory,
+    data: DatasetSpec | None = None,
+    *,
+    observers: Sequence[str] = (),
+    image: str | None = None,
+    splits: Sequence[str] = SPLITS,
+) -> dict[str, Predictions]:
+    """The run's predictions on every split of its data (or of ``data``).
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run.
+    data : DatasetSpec, optional
+        Other data with the inputs the model reads (see :func:`load_run_data`).
+    observers : sequence of str
+        Expressions evaluated per event and attached as observers (raw values).
+    image : str, optional
+        An image input of the data attached for galleries.
+    splits : sequence of str
+        The splits to score (scoring the training split of a large sample takes long).
+
+    A run trained with ``training.streaming`` is evaluated streaming too: its data are
+    read chunk by chunk (no image galleries then), so that data larger than memory can
+    be evaluated.
+    """
+    config = run.config()
+    streaming = config.training.streaming
+    if streaming is not None:
+        spec = data if data is not None else config.data
+        spec = _with_extras(spec, _model_inputs_of(run, spec), observers, None)
+        scorer = Scorer(run)
+        return {
+            split: streamed_split_predictions(
+                run,
+                spec,
+                scorer,
+                split,
+                observers=observers,
+                chunk_entries=streaming.chunk_entries,
+            )
+            for split in splits
+        }
+    dataset, scorer = load_run_data(run, data, observers=observers, image=image)
+    return {
+        split: split_predictions(dataset, scorer, split, observers=observers, image=image)
+        for split in splits
+    }
+
+
+def _model_inputs_of(run: RunDirectory, spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` reduced to the run's inputs, which it must define exactly as the run did."""
+    expected = run.schema()
+    found = input_schema(spec)
+    problems = [
+        f"{name} ({', '.join(info.columns)})"
+        for name, info in expected.items()
+        if name not in found or found[name] != info
+    ]
+    if problems:
+        raise ConfigError(
+            f"the data must define the inputs the model was trained on: {'; '.join(problems)}"
+        )
+    inputs = {name: spec.inputs[name] for name in expected}
+    standardise = {k: v for k, v in spec.standardise.items() if k in expected}
+    return spec.model_copy(update={"inputs": inputs, "standardise": standardise})
