@@ -27,7 +27,7 @@ from heplearn.run_directory import (
 from heplearn.training.config import RunConfig, parse_run_config
 from heplearn.training.data_module import RunDataModule
 from heplearn.training.history import History
-from heplearn.training.module import RunModule
+from heplearn.training.module import LOG_EVERY_N_STEPS, RunModule
 from heplearn.training.record import record_run
 from heplearn.training.task import Task
 
@@ -197,8 +197,8 @@ def _train_network(
         reload_dataloaders_every_n_epochs=1 if training.streaming else 0,
         default_root_dir=run.path,
         # Collecting the step metrics costs more than the step of a small model: only
-        # for a logger, every 50 steps.
-        log_every_n_steps=50 if training.logger != "none" else 0,
+        # for a logger, every LOG_EVERY_N_STEPS steps.
+        log_every_n_steps=LOG_EVERY_N_STEPS if training.logger != "none" else 0,
     )
     if trainer.is_global_zero and not resume:
         record_run(run, config, data, task)

@@ -1,6 +1,7 @@
 """The LightningModule: a registry model, its weighted loss, optimiser and schedule."""
 
 import math
+import time
 from typing import Any
 
 import lightning as L
@@ -15,6 +16,12 @@ from heplearn.training.config import TrainingConfig
 from heplearn.training.task import Task, weighted_mean
 
 Batch = dict[str, torch.Tensor]
+
+
+# The logger writes the step metrics every this many steps (Trainer's log_every_n_steps).
+LOG_EVERY_N_STEPS = 50
+# The progress bar's step loss is updated at most this often.
+STEP_DISPLAY_SECONDS = 0.5
 
 
 class TrainingDivergedError(HeplearnError):
@@ -42,6 +49,7 @@ class RunModule(L.LightningModule):
         self._validation: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._train_loss = _EpochLoss()
         self._val_loss = _EpochLoss()
+        self._step_shown = -math.inf
 
     def forward(self, batch: Batch) -> torch.Tensor:
         """Model outputs (logits or values) for a batch."""
@@ -69,13 +77,25 @@ class RunModule(L.LightningModule):
                 "Lower training.optimizer.lr, set training.gradient_clip, or check the inputs"
             )
         # A log call costs about as much as the whole step of a small model: the epoch's
-        # loss is summed here and logged once, at its last batch.
+        # loss is summed here and logged once, at its last batch; the step loss only as
+        # often as the progress bar or the logger show it.
         self._train_loss.add(loss, len(batch["weight"]))
-        if self.training_config.shows_steps:
+        if self.training_config.shows_steps and self._step_is_shown():
             self.log("loss", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=1)
         if self.trainer.is_last_batch:
             self._log_epoch_loss("train_loss", self._train_loss, prog_bar=False)
         return loss
+
+    def _step_is_shown(self) -> bool:
+        """Whether this step's loss is shown: on the steps the logger writes (every
+        :data:`LOG_EVERY_N_STEPS`), and for the progress bar at most every
+        :data:`STEP_DISPLAY_SECONDS`."""
+        now = time.monotonic()
+        logged = (self.global_step + 1) % LOG_EVERY_N_STEPS == 0
+        if logged or now - self._step_shown >= STEP_DISPLAY_SECONDS:
+            self._step_shown = now
+            return True
+        return False
 
     def on_train_epoch_start(self) -> None:
         """Start the sum of the epoch's training loss."""
