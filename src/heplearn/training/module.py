@@ -88,11 +88,11 @@ class RunModule(L.LightningModule):
 
     def _step_is_shown(self) -> bool:
         """Whether this step's loss is shown: on the steps the logger writes (every
-        :data:`LOG_EVERY_N_STEPS`), and for the progress bar at most every
-        :data:`STEP_DISPLAY_SECONDS`."""
+        :data:`LOG_EVERY_N_STEPS`), at the end of an epoch, and otherwise for the progress
+        bar at most every :data:`STEP_DISPLAY_SECONDS`."""
         now = time.monotonic()
         logged = (self.global_step + 1) % LOG_EVERY_N_STEPS == 0
-        if logged or now - self._step_shown >= STEP_DISPLAY_SECONDS:
+        if logged or self.trainer.is_last_batch or now - self._step_shown >= STEP_DISPLAY_SECONDS:
             self._step_shown = now
             return True
         return False
