@@ -127,7 +127,15 @@ class RunModule(L.LightningModule):
 
     def _log_epoch_loss(self, name: str, loss: "_EpochLoss", prog_bar: bool) -> None:
         """Log the mean loss of this rank's events (ranks hold equal shares: their mean)."""
-        self.log(name, loss.mean(), prog_bar=prog_bar, on_epoch=True, sync_dist=True, batch_size=1)
+        self.log(
+            name,
+            loss.mean(),
+            prog_bar=prog_bar,
+            on_step=False,
+            on_epoch=True,
+            sync_dist=True,
+            batch_size=1,
+        )
 
     def _gathered(self, values: torch.Tensor) -> torch.Tensor:
         """The values of every rank, one after the other (ranks hold equal shares)."""
