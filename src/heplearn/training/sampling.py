@@ -64,9 +64,9 @@ class EpochBatches:
     """Batches of in-memory tensors, in the order of an :class:`EpochSampler`.
 
     Each batch is gathered from every tensor with one index tensor, as a bare PyTorch loop
-    would: no DataLoader, whose per-event indices and fetcher cost more than the step of a
-    small model. Lightning finds the sampler under ``sampler`` and sets its epoch; it also
-    looks for a ``batch_sampler``, which is None as the batches are cut here.
+    would: no DataLoader, whose per-event indices and fetcher add a fixed cost to every
+    step, felt by small models. Lightning finds the sampler under ``sampler`` and sets its
+    epoch; it also looks for a ``batch_sampler``, which is None as the batches are cut here.
 
     Parameters
     ----------
