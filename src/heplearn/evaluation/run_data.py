@@ -17,6 +17,14 @@ SPLITS = ("train", "validation", "test")
 OBSERVERS = "__observers__"
 
 
+def _evaluation_spec(
+    run: RunDirectory, data: DatasetSpec | None, observers: Sequence[str], image: str | None
+) -> DatasetSpec:
+    """The run's data (or ``data``) reduced to the model's inputs, with the extras."""
+    spec = data if data is not None else run.config().data
+    return _with_extras(spec, _model_inputs_of(run, spec), observers, image)
+
+
 def _with_extras(
     spec: DatasetSpec, model_spec: DatasetSpec, observers: Sequence[str], image: str | None
 ) -> DatasetSpec:
@@ -59,13 +67,8 @@ def load_run_data(
     image : str, optional
         An image input of the data attached for galleries.
     """
-    config = run.config()
-    spec = data if data is not None else config.data
-    model_spec = _model_inputs_of(run, spec)
-    dataset = load_dataset(
-        _with_extras(spec, model_spec, observers, image), config.seed, run.preprocessing()
-    )
-    return dataset, Scorer(run)
+    spec = _evaluation_spec(run, data, observers, image)
+    return load_dataset(spec, run.config().seed, run.preprocessing()), Scorer(run)
 
 
 def split_predictions(
@@ -93,7 +96,7 @@ def streamed_split_predictions(
 
     Only the predictions (scores, labels, weights, observers) of all the events are kept
     in memory, never their inputs; ``spec`` is the data with the observers
-    (:func:`_with_extras`).
+    (:func:`_evaluation_spec`).
     """
     stream = StreamingDataset(
         spec,
@@ -169,11 +172,9 @@ def run_predictions(
     read chunk by chunk (no image galleries then), so that data larger than memory can
     be evaluated.
     """
-    config = run.config()
-    streaming = config.training.streaming
+    streaming = run.config().training.streaming
     if streaming is not None:
-        spec = data if data is not None else config.data
-        spec = _with_extras(spec, _model_inputs_of(run, spec), observers, None)
+        spec = _evaluation_spec(run, data, observers, image=None)
         scorer = Scorer(run)
         return {
             split: streamed_split_predictions(

@@ -85,7 +85,7 @@ class TrainingConfig(_Strict):
 
     @property
     def shows_steps(self) -> bool:
-        """Whether the loss of every step is shown (progress bar) or logged (a logger)."""
+        """Whether step losses are shown (progress bar) or logged (a logger)."""
         return self.progress_bar or self.logger != "none"
 
 

@@ -5,7 +5,6 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +151,8 @@ def _train_network(
     data = RunDataModule(config, preprocessing)
     data.prepare()
     objective = model_family(config.model.name).objective
-    task = Task.of(data.spec, data.n_classes, training.loss, objective)
     assert data.preprocessing is not None
-    if task.kind == "regression" and data.preprocessing.target is not None:
-        target = data.preprocessing.target
-        task = replace(task, target_mean=target["mean"], target_std=target["std"])
+    task = Task.of(data.spec, data.n_classes, training.loss, objective, data.preprocessing.target)
     model = build_model(config.model, input_schema(data.spec), task.n_outputs)
     if training.compile:
         model = torch.compile(model)

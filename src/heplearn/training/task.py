@@ -1,5 +1,6 @@
 """What is learned: classification, regression, or the inputs themselves, and the loss."""
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -56,8 +57,13 @@ class Task:
         n_classes: int,
         loss: str = "auto",
         objective: Objective = "supervised",
+        target: Mapping[str, float] | None = None,
     ) -> "Task":
-        """The task of a model with ``objective`` on a spec with ``n_classes`` classes."""
+        """The task of a model with ``objective`` on a spec with ``n_classes`` classes.
+
+        ``target`` (``mean`` and ``std``, fitted with the preprocessing) scales a
+        regression's target for a network; estimators take the target as it is.
+        """
         if objective != "supervised":
             kind: TaskKind = objective
             n_outputs = 1
@@ -79,6 +85,8 @@ class Task:
                 f"training.loss: {loss!r} does not fit a {kind} task; "
                 f"use {' or '.join(_LOSSES[kind])} (or auto)"
             )
+        if kind == "regression" and target is not None:
+            return cls(kind, n_outputs, chosen, target["mean"], target["std"])
         return cls(kind, n_outputs, chosen)
 
     @property
