@@ -12,8 +12,10 @@ import numpy as np
 from heplearn.data.expressions import Expression, parse_expression
 from heplearn.data.images import ImageSpec, jet_images
 from heplearn.data.padding import pad_collection
+from heplearn.data.sources import expand_files
 from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput, Source, TabularInput
 from heplearn.data.splits import assign_splits
+from heplearn.data.weight_diagnostics import refuse_nonfinite_weights
 from heplearn.errors import ConfigError, InputError
 
 Columns = dict[str, np.ndarray | ak.Array]
@@ -157,6 +159,15 @@ class ChunkProcessor:
             label = self.class_names.index(label)
         return np.full(count, label, dtype=np.int64)
 
+    @property
+    def _weight_text(self) -> str:
+        return " * ".join(expression.text for expression in self._weights)
+
+    def _file_name(self, file_index: int) -> str:
+        """The path of the spec's ``file_index``-th file (the order of :func:`spec_files`)."""
+        paths = [path for source in self.spec.sources for path in expand_files(source.files)]
+        return str(paths[file_index]) if file_index < len(paths) else f"file {file_index}"
+
     def process(
         self,
         columns: Columns,
@@ -218,6 +229,10 @@ class ChunkProcessor:
         weight = np.ones(count)
         for expression in self._weights:
             weight = weight * _scalar(expression.evaluate(columns), f"weight {expression.text!r}")
+        if self.spec.nonfinite == "error" and not np.isfinite(weight).all():
+            refuse_nonfinite_weights(
+                weight, entries[keep], f"{self._file_name(file_index)} (weight {self._weight_text})"
+            )
         return Processed(
             inputs=inputs,
             masks=masks,
