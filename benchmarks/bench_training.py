@@ -171,7 +171,7 @@ def _lightning_alone(
 
 def _speed_of(model: str, folder: str, epochs: int, out: str, queue: multiprocessing.Queue) -> None:
     """In a fresh process: Lightning and bare-loop training, inference, peak memory."""
-    from heplearn.inference import Scorer
+    from heplearn.inference import Scorer, ScoringOptions
     from heplearn.training.data_module import RunDataModule
     from heplearn.training.fit import train
 
@@ -188,7 +188,7 @@ def _speed_of(model: str, folder: str, epochs: int, out: str, queue: multiproces
     training_jets = len(data.arrays("train")["label"])
     loading = _loading_seconds(data, epochs) / (training_jets / lightning_rate)
     test = data.arrays("test")
-    scorer = Scorer(run, batch_size=512)
+    scorer = Scorer(run, ScoringOptions(batch_size=512))
     scorer.scores(test)  # warm-up
     started = time.perf_counter()
     scorer.scores(test)

@@ -333,6 +333,33 @@ def export_onnx(
     )
 
 
+def scoring_graph(run: RunDirectory) -> onnx.ModelProto:
+    """The run's network and output function as ONNX, fed *standardised* inputs.
+
+    This is the graph of the ONNX Runtime engine of ``predict`` and ``evaluate``
+    (:mod:`heplearn.inference.onnx_engine`): the data layer standardises, as it does for
+    the PyTorch engine, so both engines see the same arrays. Its outputs are those of
+    :func:`export_onnx`.
+
+    Raises
+    ------
+    InputError
+        For a scikit-learn estimator (no ONNX graph).
+    OutputError
+        When torch.onnx cannot export the model (one line saying why).
+    """
+    config = run.config()
+    if model_family(config.model.name).estimator:
+        raise InputError(
+            f"{run.path} holds a {config.model.name!r} model, a scikit-learn estimator, which "
+            "has no ONNX graph; score it with --engine torch"
+        )
+    schema = select_inputs(config.model, run.schema())
+    scoring = ScoringModel(run.load_model(), schema, config.model_data(), {}, run.task()).eval()
+    proto, _, _ = _export(scoring, schema, None)
+    return proto
+
+
 def read_metadata(path: Path | str) -> dict[str, Any]:
     """The heplearn metadata of an exported ONNX file (inputs, classes, versions...).
 

@@ -1,18 +1,31 @@
 """``heplearn predict``: a run's scores for new files, written beside them as friend trees."""
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import uproot
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
+from heplearn.data.prefetch import prefetched
 from heplearn.data.processing import ChunkProcessor
-from heplearn.data.sources import SourceFile, iterate_columns, open_source
+from heplearn.data.sources import SourceFile, entries_for_memory, iterate_columns, open_source
 from heplearn.errors import InputError
 from heplearn.files import atomic_path
 from heplearn.generate.writers import branch_types, tree_branches
-from heplearn.inference import Scorer
+from heplearn.inference import Scorer, ScoringOptions
+from heplearn.inference.memory import default_budget
 from heplearn.run_directory import RunDirectory
 
 SCORES_TREE = "Scores"
@@ -55,6 +68,123 @@ def output_path(out_dir: Path, source: Path) -> Path:
     return out_dir / f"{source.stem}_scores.root"
 
 
+@dataclass(frozen=True)
+class PredictSettings:
+    """What every file of a prediction shares, besides the run (picklable, for workers).
+
+    Attributes
+    ----------
+    keep : tuple of str
+        Branches copied next to the scores.
+    tree : str, optional
+        Tree of the input files (default: the run's, or the only one).
+    chunk_entries : int
+        Most entries read and scored at a time; fewer when the memory budget needs it.
+    scoring : ScoringOptions
+        Engine, batch or memory budget, device and precision of the scoring.
+    """
+
+    keep: tuple[str, ...] = ()
+    tree: str | None = None
+    chunk_entries: int = DEFAULT_CHUNK
+    scoring: ScoringOptions = field(default_factory=ScoringOptions)
+
+
+class FilePredictor:
+    """Scores files one at a time with one run: what a process builds once.
+
+    Reading and preprocessing the next chunk of a file happens in a thread while the
+    current chunk is scored (:func:`heplearn.data.prefetch.prefetched`). Chunks hold at
+    most a quarter of the memory budget each (two are in flight), the forward pass at
+    most half (:class:`heplearn.inference.Scorer`).
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run.
+    settings : PredictSettings
+        Branches to keep, tree, chunking and scoring options.
+    """
+
+    def __init__(self, run: RunDirectory, settings: PredictSettings | None = None) -> None:
+        self.settings = settings or PredictSettings()
+        config = run.config()
+        self.spec = config.model_data()
+        self.processor = ChunkProcessor(self.spec, config.seed)
+        self.preprocessing = run.preprocessing()
+        self.scorer = Scorer(run, self.settings.scoring)
+        self.branch_names = score_branch_names(run)
+        self.needed = sorted(self.processor.input_branches | set(self.settings.keep))
+
+    def open(self, path: Path) -> SourceFile:
+        """The events of an input file, checked for every branch the model needs.
+
+        Raises
+        ------
+        InputError
+            Naming the missing branches (with close matches).
+        """
+        source = open_events(path, self.settings.tree or self.spec.sources[0].tree)
+        self.chunk_entries(source)  # (checks the branches)
+        return source
+
+    def chunk_entries(self, source: SourceFile) -> int:
+        """Entries per chunk of ``source``: ``chunk_entries`` or fewer, to fit the budget."""
+        budget = (self.settings.scoring.memory_budget or default_budget()) // 4
+        read = entries_for_memory(source, self.needed, budget)
+        read_bytes = budget / read
+        # the padded inputs and their standardised copy, beside the columns read
+        padded = 2 * sum(
+            math.prod(info.shape) * 4 + (info.shape[0] if info.kind == "particles" else 0)
+            for info in self.scorer.schema.values()
+        )
+        return max(1, min(self.settings.chunk_entries, int(budget // (read_bytes + padded))))
+
+    def predict_file(
+        self, source: SourceFile, output: Path, on_chunk: Callable[[int], None] | None = None
+    ) -> PredictedFile:
+        """Write the scores of every entry of ``source`` to ``output``, atomically.
+
+        Parameters
+        ----------
+        source : SourceFile
+            An input file from :meth:`open`.
+        output : Path
+            The ROOT file to write (tree ``Scores``); written under a temporary name and
+            renamed when complete.
+        on_chunk : callable, optional
+            Called with the number of entries of each chunk once it is scored.
+        """
+        entries = 0
+        chunks = iterate_columns([source], self.needed, self.chunk_entries(source))
+        with atomic_path(output) as temporary, uproot.recreate(temporary) as file:
+            scores_tree = None
+            for columns, arrays in prefetched(self._prepared(chunks)):
+                branches = _score_branches(self.scorer.scores(arrays), self.branch_names)
+                branches.update(_latent_branches(self.scorer.embeddings(arrays)))
+                branches.update(tree_branches({name: columns[name] for name in self.settings.keep}))
+                if scores_tree is None:
+                    scores_tree = file.mktree(SCORES_TREE, branch_types(branches))
+                scores_tree.extend(branches)
+                count = len(next(iter(branches.values())))
+                entries += count
+                if on_chunk is not None:
+                    on_chunk(count)
+            if scores_tree is None:  # an empty file still gets an (empty) tree
+                file.mktree(SCORES_TREE, dict.fromkeys(self.branch_names, np.float32))
+        return PredictedFile(source.path, output, entries)
+
+    def _prepared(
+        self, chunks: Iterator[tuple[SourceFile, int, dict[str, Any]]]
+    ) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+        """The columns of each chunk and the standardised model inputs with their masks."""
+        for _, _, columns in chunks:
+            inputs, masks = self.processor.model_inputs(columns)
+            arrays = self.preprocessing.standardise(self.spec, inputs, masks)
+            arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
+            yield {name: columns[name] for name in self.settings.keep}, arrays
+
+
 def predict_files(
     run: RunDirectory,
     files: Sequence[Path],
@@ -64,6 +194,8 @@ def predict_files(
     tree: str | None = None,
     chunk_entries: int = DEFAULT_CHUNK,
     overwrite: bool = False,
+    scoring: ScoringOptions | None = None,
+    progress: bool = False,
 ) -> list[PredictedFile]:
     """Apply a run's preprocessing and model to every entry of new files.
 
@@ -71,8 +203,9 @@ def predict_files(
     entry per input entry, in the same order (no selection is applied), so it can be
     added as a friend tree. A model with a latent space (an autoencoder) also writes
     each event's embedding, ``latent_0``, ``latent_1``, .... Files are read
-    ``chunk_entries`` at a time (memory stays bounded) and written under a temporary
-    name, renamed when complete.
+    ``chunk_entries`` at a time or fewer (memory stays within the budget of
+    ``scoring``), the next chunk while the current one is scored, and written under a
+    temporary name, renamed when complete.
 
     Parameters
     ----------
@@ -88,56 +221,90 @@ def predict_files(
         Tree of the input files; default: the tree named in the run's dataset spec when
         the files have it, else the only tree.
     chunk_entries : int
-        Entries read and scored at a time.
+        Most entries read and scored at a time.
     overwrite : bool
         Replace existing outputs.
+    scoring : ScoringOptions, optional
+        Engine, batch or memory budget, device and precision.
+    progress : bool
+        Show a progress bar (files, events, jets/s) on the terminal.
 
     Raises
     ------
     InputError
         When a file lacks a branch the model needs (all of them are named, with close
         matches) or an output exists without ``overwrite``.
+    ConfigError
+        For a device that is not there, or scoring options that do not go together.
     """
-    config = run.config()
-    spec = config.model_data()
-    processor = ChunkProcessor(spec, config.seed)
-    preprocessing = run.preprocessing()
-    scorer = Scorer(run)
-    branch_names = score_branch_names(run)
-    sources = [open_events(path, tree or spec.sources[0].tree) for path in files]
+    settings = PredictSettings(tuple(keep), tree, chunk_entries, scoring or ScoringOptions())
+    predictor = FilePredictor(run, settings)
+    # every file is checked for every branch before anything is written
+    sources = [predictor.open(path) for path in files]
     outputs = [output_path(out_dir, source.path) for source in sources]
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not overwrite:
         raise InputError(f"{', '.join(existing)} exist already; use --overwrite to replace them")
     if len({path.name for path in outputs}) != len(outputs):
         raise InputError("two input files share a name; score them into separate --out folders")
-    needed = sorted(processor.input_branches | set(keep))
-    # every file is checked for every branch before anything is written
-    chunks = iterate_columns(sources, needed, chunk_entries)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    pending = next(chunks, None)
-    for source, output in zip(sources, outputs, strict=True):
-        entries = 0
-        with atomic_path(output) as temporary, uproot.recreate(temporary) as file:
-            scores_tree = None
-            while pending is not None and pending[0] is source:
-                _, _, columns = pending
-                inputs, masks = processor.model_inputs(columns)
-                arrays = preprocessing.standardise(spec, inputs, masks)
-                arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
-                branches = _score_branches(scorer.scores(arrays), branch_names)
-                branches.update(_latent_branches(scorer.embeddings(arrays)))
-                branches.update(tree_branches({name: columns[name] for name in keep}))
-                if scores_tree is None:
-                    scores_tree = file.mktree(SCORES_TREE, branch_types(branches))
-                scores_tree.extend(branches)
-                entries += len(next(iter(branches.values())))
-                pending = next(chunks, None)
-            if scores_tree is None:  # an empty file still gets an (empty) tree
-                file.mktree(SCORES_TREE, dict.fromkeys(branch_names, np.float32))
-        written.append(PredictedFile(source.path, output, entries))
+    with ScoringProgress(progress, len(sources), sum(s.entries for s in sources)) as bar:
+        written = []
+        for source, output in zip(sources, outputs, strict=True):
+            written.append(predictor.predict_file(source, output, bar.advance))
+            bar.file_done()
     return written
+
+
+class ScoringProgress:
+    """A progress bar of files, events and jets/s (nothing when disabled)."""
+
+    def __init__(self, enabled: bool, files: int, events: int) -> None:
+        self.files = files
+        self.done = 0
+        self.started = time.perf_counter()
+        self.scored = 0
+        self._bar: Progress | None = None
+        if enabled:
+            self._bar = Progress(
+                TextColumn("[bold]scoring[/bold]"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("events, {task.fields[files]}, {task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                transient=False,
+            )
+            self._task = self._bar.add_task("scoring", total=events, files="", rate="")
+            self._update()
+
+    def __enter__(self) -> "ScoringProgress":
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self, events: int) -> None:
+        """Count ``events`` more scored events."""
+        self.scored += events
+        if self._bar is not None:
+            self._bar.advance(self._task, events)
+            self._update()
+
+    def file_done(self) -> None:
+        """Count one more finished file."""
+        self.done += 1
+        self._update()
+
+    def _update(self) -> None:
+        if self._bar is None:
+            return
+        seconds = max(time.perf_counter() - self.started, 1e-9)
+        rate = f"{self.scored / seconds:,.0f} jets/s" if self.scored else ""
+        self._bar.update(self._task, files=f"file {self.done}/{self.files}", rate=rate)
 
 
 def open_events(path: Path, tree: str | None) -> SourceFile:
