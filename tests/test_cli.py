@@ -1,9 +1,13 @@
 """The command line: help everywhere, one-line errors with exit code 2, nothing written."""
 
+import re
+
 import pytest
+import torch
+import yaml
 from typer.testing import CliRunner
 
-from helpers import assert_one_line_error, run_heplearn
+from helpers import assert_one_line_error, run_config, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE, app
 
 runner = CliRunner()
@@ -131,3 +135,88 @@ def test_error_messages_keep_their_square_brackets(tmp_path):
     result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
     assert_one_line_error(result, "['nope']")
     assert not (tmp_path / "run").exists()
+
+
+COMMANDS = ["generate", "demo", "shuffle", "train", "predict", "evaluate", "compare", "export"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (["frobnicate"], ["no such command 'frobnicate'", "'heplearn --help'"]),
+        (["--frob"], ["no such option: --frob", "'heplearn --help'"]),
+        (
+            ["export", "runs/x", "--format", "tflite"],
+            ["'--format'", "'tflite' is not one of 'onnx'", "'heplearn export --help'"],
+        ),
+        (["generate", "top-vs-qcd"], ["missing option '--events'", "'heplearn generate --help'"]),
+        (["train"], ["missing argument 'CONFIG'", "'heplearn train --help'"]),
+        (["evaluate", "runs/x", "--working-point", "half"], ["'--working-point'", "a valid number"]),
+    ],
+)
+def test_usage_errors_are_one_line(arguments, fragments):
+    result = runner.invoke(app, arguments)
+    assert_one_line_error(result, *fragments)
+    assert "╭" not in result.output
+    assert "Value error" not in result.stderr
+
+
+def test_no_arguments_still_show_the_help():
+    result = runner.invoke(app, [])
+    assert "Usage" in result.output
+    assert "error:" not in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_names_arguments_and_values_in_plain_words(command):
+    text = runner.invoke(app, [command, "--help"], terminal_width=200).output
+    for internal in ("<bool>", "<str>", "<path>", "<int>", "<float>", "list[", "{"):
+        assert internal not in text
+    if command == "train":
+        assert "heplearn train [OPTIONS] CONFIG" in text
+        assert re.search(r"--set\s+TEXT", text)
+        assert re.search(r"--resume\s+--no-resume\s+Continue", text)
+    if command == "generate":
+        assert "SAMPLE" in text
+        assert "root|parquet" in text
+
+
+def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("seed: 42\nmodel:\n  name: mlp\n   inputs: [jet]\n")
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "run")])
+    assert_one_line_error(result, f"{config}, line 4, column 10", "not valid YAML")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def small_config(generated_sample, tmp_path_factory):
+    """A quick MLP run config on the shared small top-vs-qcd sample, as a YAML file."""
+    sample = generated_sample("top-vs-qcd", events=300, workers=2)
+    path = tmp_path_factory.mktemp("config") / "mlp.yaml"
+    path.write_text(yaml.safe_dump(run_config(sample, {"name": "mlp", "inputs": ["jet"]})))
+    return path
+
+
+def test_devices_that_are_not_a_number_say_what_is_expected(small_config, tmp_path):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(small_config), "--out", str(out), "--devices", "abc"])
+    assert_one_line_error(result, "training.devices: expected an integer or 'auto', got 'abc'")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--devices", "0"], "'Trainer(devices=0)' value is not a valid input"),
+        (["--accelerator", "gpu"], "no GPU is available to PyTorch"),
+    ],
+)
+def test_lightning_misconfiguration_is_one_line(small_config, tmp_path, flags, fragment):
+    if "gpu" in flags and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", str(small_config), "--out", str(out), *flags])
+    assert_one_line_error(result, "Lightning cannot train with these settings", fragment)
+    assert "--accelerator, --devices and --strategy" in result.stderr
+    assert not out.exists()

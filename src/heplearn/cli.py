@@ -10,10 +10,15 @@ from typing import Annotated, Any, TypeVar
 import typer
 import yaml
 from pydantic import ValidationError
-from rich.console import Console
-from rich.markup import escape
 
 from heplearn import __version__
+from heplearn.cli_group import (
+    USER_ERROR_EXIT_CODE,
+    HeplearnGroup,
+    misconfiguration_message,
+    print_error,
+)
+from heplearn.config import merge_union_errors, yaml_error_message
 from heplearn.errors import ConfigError, HeplearnError
 
 app = typer.Typer(
@@ -22,25 +27,30 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=HeplearnGroup,
 )
-errors = Console(stderr=True, highlight=False)
 _state = {"debug": False}
-USER_ERROR_EXIT_CODE = 2
 
 Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def reports_errors(command: Command) -> Command:
-    """Turn heplearn errors into one line on stderr and exit code 2 (traceback with --debug)."""
+    """Turn user errors into one line on stderr and exit code 2 (traceback with --debug).
+
+    User errors are heplearn errors and Lightning refusing the hardware settings.
+    """
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except HeplearnError as error:
-            if _state["debug"]:
+        except Exception as error:
+            message = (
+                str(error) if isinstance(error, HeplearnError) else misconfiguration_message(error)
+            )
+            if _state["debug"] or message is None:
                 raise
-            errors.print(f"[bold red]error:[/bold red] {escape(str(error))}", soft_wrap=True)
+            print_error(message)
             raise typer.Exit(USER_ERROR_EXIT_CODE) from None
 
     return wrapper  # type: ignore[return-value]
@@ -49,7 +59,7 @@ def reports_errors(command: Command) -> Command:
 def config_error(error: ValidationError, flag_style: bool = True) -> ConfigError:
     """Rephrase a pydantic validation error in terms of command-line flags or spec keys."""
     problems = []
-    for item in error.errors():
+    for item in merge_union_errors(error.errors()):
         location = [str(part) for part in item["loc"]]
         if flag_style and location[:1] == ["detector"]:
             name = "--detector-config key " + ".".join(location[1:])
@@ -104,7 +114,7 @@ def _detector_settings(kind: Detector, config: Path | None) -> dict[str, Any]:
         except OSError as error:
             raise ConfigError(f"cannot read --detector-config {config}: {error.strerror}") from None
         except yaml.YAMLError as error:
-            raise ConfigError(f"--detector-config {config} is not valid YAML: {error}") from None
+            raise ConfigError(f"--detector-config {yaml_error_message(config, error)}") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"--detector-config {config} must hold a mapping of parameters")
         settings.update(loaded)

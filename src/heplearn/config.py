@@ -1,6 +1,8 @@
 """Reading validated specs: YAML through ``safe_load``, pydantic errors as user errors."""
 
 import difflib
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
@@ -22,7 +24,31 @@ def load_yaml(path: Path | str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+        raise ConfigError(yaml_error_message(path, error)) from None
+
+
+def yaml_error_message(path: Path | str, error: yaml.YAMLError) -> str:
+    """One line naming the file, line and column of a YAML syntax error, and the problem.
+
+    Parameters
+    ----------
+    path : Path or str
+        The file that was read.
+    error : yaml.YAMLError
+        The error of ``yaml.safe_load``.
+
+    Returns
+    -------
+    str
+        E.g. ``config.yaml, line 5, column 10: not valid YAML: mapping values are not
+        allowed here``.
+    """
+    mark = getattr(error, "problem_mark", None)
+    where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    detail = f"{problem} ({context})" if context else problem
+    return f"{path}{where}: not valid YAML: {' '.join(str(detail).split())}"
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -43,6 +69,59 @@ def _allowed_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str
     return sorted({name for m in current for name in m.model_fields})
 
 
+_UNION_MEMBER = re.compile(r"^(int|float|str|bool|none|literal\[.*\]|list\[.*\]|dict\[.*\])$")
+_EXPECTED = {
+    "int_parsing": "an integer",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "string_type": "text",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+}
+
+
+def merge_union_errors(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic's errors with the failed members of one union said as one problem.
+
+    For ``devices: int | Literal["auto"]`` and the value ``abc`` pydantic reports
+    ``devices.int: Input should be a valid integer ...; devices.literal['auto']: Input
+    should be 'auto'``; this gives one item at ``devices``: ``expected an integer or
+    'auto', got 'abc'``. Other errors pass unchanged.
+
+    Parameters
+    ----------
+    items : sequence of mapping
+        ``ValidationError.errors()``.
+
+    Returns
+    -------
+    list of dict
+        Items with ``loc``, ``msg`` and ``type``.
+    """
+    groups: dict[tuple[Any, ...], list[Mapping[str, Any]]] = {}
+    for item in items:
+        location = tuple(item["loc"])
+        member = location and isinstance(location[-1], str) and _UNION_MEMBER.match(location[-1])
+        groups.setdefault(location[:-1] if member else (*location, None), []).append(item)
+    merged = []
+    for key, group in groups.items():
+        if key[-1:] == (None,) or len(group) < 2:
+            merged += [dict(item) for item in group]
+            continue
+        expected = []
+        for item in group:
+            context = item.get("ctx") or {}
+            wanted = _EXPECTED.get(item["type"]) or context.get("expected") or item["msg"]
+            expected += [] if wanted in expected else [str(wanted)]
+        message = f"expected {' or '.join(expected)}, got {group[0].get('input')!r}"
+        merged.append({"loc": key, "msg": message, "type": "union"})
+    return merged
+
+
 def validation_error(
     error: ValidationError, model: type[BaseModel] | None = None, prefix: str = ""
 ) -> ConfigError:
@@ -58,7 +137,7 @@ def validation_error(
         Prepended to every key (``"data."`` when the spec sits under ``data``).
     """
     problems = []
-    for item in error.errors():
+    for item in merge_union_errors(error.errors()):
         location = tuple(item["loc"])
         key = prefix + ".".join(str(part) for part in location)
         message = item["msg"].removeprefix("Value error, ")
