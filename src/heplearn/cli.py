@@ -346,6 +346,7 @@ def evaluate(
 ) -> None:
     """Metrics, plots and an HTML report of a run, all with event weights."""
     from heplearn.data.spec import load_dataset_spec
+    from heplearn.evaluation.limits import with_quoted_rejections
     from heplearn.evaluation.runs import evaluate_run
     from heplearn.run_directory import RunDirectory
     from heplearn.training.config import EvaluationConfig
@@ -362,9 +363,12 @@ def evaluate(
     metrics = result.evaluation.metrics
     headline = ""
     if "auc" in metrics:
-        rejection = metrics["rejection"].get("0.5")
-        headline = f": AUC {metrics['auc']:.4f}, 1/eps_B at eps_S=0.5 {rejection:.1f}"
+        rejection = with_quoted_rejections(metrics)["rejection"].get("0.5")
+        quoted = rejection if isinstance(rejection, str) else f"{rejection:.1f}"
+        headline = f": AUC {metrics['auc']:.4f}, 1/eps_B at eps_S=0.5 {quoted}"
     typer.echo(f"evaluated {run}{headline}")
+    for warning in metrics.get("warnings", []):
+        typer.echo(f"warning: {warning}")
     typer.echo(f"metrics: {result.metrics_path}")
     typer.echo(f"report:  {result.report_path}")
 
@@ -380,7 +384,13 @@ def compare(
         list[str] | None,
         typer.Option(help="A variable used directly as discriminant, e.g. jet_mass (repeatable)."),
     ] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap replicas for uncertainties.")] = 100,
+    bootstrap: Annotated[
+        int | None,
+        typer.Option(
+            help="Bootstrap replicas for uncertainties (default: the first run's "
+            "evaluation.bootstrap, as evaluate uses)."
+        ),
+    ] = None,
 ) -> None:
     """Overlaid rejection curves with a ratio panel, and a table of AUC and 1/eps_B."""
     from heplearn.evaluation.runs import compare_run_directories

@@ -1,6 +1,7 @@
 """Evaluate and compare real runs: metrics.json, plots, a report that renders, comparisons."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -101,6 +102,20 @@ def test_compare_overlays_runs_and_a_mass_baseline(runs, tmp_path):
     assert mlp["auc"] > mass["auc"]
 
 
+def test_evaluate_and_compare_quote_the_same_bootstrap_uncertainty(runs, tmp_path):
+    metrics = json.loads((runs["mlp"].path / "metrics.json").read_text())
+    comparison = compare_run_directories([runs["logistic"], runs["mlp"]], tmp_path)
+    row = comparison.rows[1]  # (not the reference: the bootstrap does not depend on order)
+    assert row["auc_uncertainty"] == metrics["auc_uncertainty"] > 0
+    for efficiency in ("0.3", "0.5", "0.8"):
+        expected = metrics["rejection_uncertainty"][efficiency]
+        found = row[f"rejection_{efficiency}_uncertainty"]
+        assert found == (math.inf if expected is None else expected)
+        assert row[f"rejection_limit_{efficiency}"] == metrics["rejection_limit"][efficiency]
+        passing = metrics["background_passing"][efficiency]
+        assert row[f"background_events_{efficiency}"] == passing["events"]
+
+
 def test_compare_refuses_runs_on_other_events(runs, top, tmp_path):
     config = run_config(top, {"name": "logistic", "inputs": ["jet"]}, epochs=1)
     config["seed"] = 99
@@ -116,6 +131,12 @@ def test_the_cli_prints_where_the_results_are(runs, tmp_path):
     assert "report:" in result.stdout
     metrics = json.loads((runs["logistic"].path / "metrics.json").read_text())
     assert metrics["working_point"]["target_signal_efficiency"] == 0.3
+    # eight epochs of a logistic regression on 350 jets: the validation loss still falls
+    assert any("not converged" in warning for warning in metrics["warnings"])
+    printed = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+    assert printed == [f"warning: {warning}" for warning in metrics["warnings"]]
+    report = (runs["logistic"].path / "report.html").read_text(encoding="utf-8")
+    assert report.index("<h2>Warnings</h2>") < report.index("<h2>Metrics</h2>")
     out = tmp_path / "compare"
     result = run_heplearn(
         "compare", str(runs["mlp"].path), str(runs["logistic"].path), "--out", str(out)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.errors import ConfigError
+from heplearn.evaluation.limits import LIMIT_NOTE, passing_background, quoted_rejection
 from heplearn.evaluation.metrics import (
     SIGNAL_EFFICIENCIES,
     RocCurve,
@@ -38,13 +39,17 @@ class Comparison:
     ----------
     rows : list of dict
         Per run: ``run``, ``auc``, ``rejection_0.3``, ``rejection_0.5``, ``rejection_0.8``
-        and, with bootstrap resampling, the same names with ``_uncertainty`` appended.
+        and, with bootstrap resampling, the same names with ``_uncertainty`` appended; for
+        runs given as predictions also ``rejection_limit_<ε_S>`` (95 % CL lower limit on
+        1/ε_B) and ``background_events_<ε_S>`` (background events passing the cut).
     plot : SavedPlot
         The rejection curves with the ratio panel.
     markdown : Path
         The table as Markdown.
     csv : Path
-        The table as CSV (full precision, ``inf`` for infinite rejections).
+        The table as CSV (full precision, ``inf`` for infinite rejections). The Markdown
+        and HTML tables quote a rejection on fewer than ten background events as its limit,
+        ``> N`` (:mod:`heplearn.evaluation.limits`).
     html : Path
         The self-contained HTML report.
     """
@@ -67,6 +72,13 @@ def _summary_row(
         roc = roc_curve(run.scores, run.labels == 1, run.weights)
     row: dict[str, Any] = {"run": label}
     row |= dict(zip(_SUMMARY_COLUMNS, roc_summary(roc, SIGNAL_EFFICIENCIES).tolist(), strict=True))
+    if not isinstance(run, RocCurve):
+        passing = passing_background(
+            run.scores, run.labels == 1, run.weights, roc, SIGNAL_EFFICIENCIES
+        )
+        for efficiency, background in zip(SIGNAL_EFFICIENCIES, passing, strict=True):
+            row[f"rejection_limit_{efficiency:g}"] = background.rejection_limit
+            row[f"background_events_{efficiency:g}"] = background.events
     if resamples:
         uncertainty = (
             np.full(len(_SUMMARY_COLUMNS), np.nan)
@@ -82,6 +94,21 @@ def _summary_row(
     return row, roc
 
 
+def _shown_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row for the Markdown and HTML tables: rejections on few background events as limits.
+
+    The limit and count columns stay in the CSV only.
+    """
+    shown = dict(row)
+    for efficiency in SIGNAL_EFFICIENCIES:
+        limit = shown.pop(f"rejection_limit_{efficiency:g}", None)
+        events = shown.pop(f"background_events_{efficiency:g}", None)
+        if limit is not None and events is not None:
+            column = f"rejection_{efficiency:g}"
+            shown[column] = quoted_rejection(shown[column], limit, events)
+    return shown
+
+
 def _write_markdown(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     header, cells = table_cells(rows)
     lines = [
@@ -89,6 +116,8 @@ def _write_markdown(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         f"|{'|'.join(['---'] + ['---:'] * (len(header) - 1))}|",
         *(f"| {' | '.join(row)} |" for row in cells),
     ]
+    if any(text.startswith("> ") for row in cells for text in row):
+        lines += ["", LIMIT_NOTE]
     with atomic_path(path) as temporary:
         temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -158,9 +187,10 @@ def compare_runs(
         f"each run's rejection by that of {labels[0]}.",
     )
     paths = {suffix: out_dir / f"comparison.{suffix}" for suffix in ("md", "csv", "html")}
-    _write_markdown(rows, paths["md"])
+    shown = [_shown_row(row) for row in rows]
+    _write_markdown(shown, paths["md"])
     _write_csv(rows, paths["csv"])
     write_report(
-        paths["html"], title=title, extra_tables={"Runs": rows}, figures=[plot], style=style
+        paths["html"], title=title, extra_tables={"Runs": shown}, figures=[plot], style=style
     )
     return Comparison(rows, plot, paths["md"], paths["csv"], paths["html"])

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from heplearn.evaluation import metrics
+from heplearn.evaluation import limits, metrics
 from heplearn.evaluation.gallery import class_average_figure, gallery_figure, select_examples
 from heplearn.evaluation.plots import (
     SavedPlot,
@@ -170,16 +170,22 @@ def _by_efficiency(values: np.ndarray) -> dict[str, float]:
 def _roc_metrics(
     roc: metrics.RocCurve, scores: np.ndarray, is_signal: np.ndarray, setup: _Setup
 ) -> dict[str, Any]:
-    """AUC and rejections of a test ROC curve, with bootstrap uncertainties."""
+    """AUC and rejections of a test ROC curve, with bootstrap uncertainties and limits."""
     summary = metrics.roc_summary(roc, metrics.SIGNAL_EFFICIENCIES)
     uncertainty = metrics.roc_summary_uncertainty(
         scores, is_signal, setup.test.weights, resamples=setup.resamples, seed=setup.seed
     )
+    passing = limits.passing_background(
+        scores, is_signal, setup.test.weights, roc, metrics.SIGNAL_EFFICIENCIES
+    )
+    efficiencies = [f"{e:g}" for e in metrics.SIGNAL_EFFICIENCIES]
     return {
         "auc": float(summary[0]),
         "auc_uncertainty": float(uncertainty[0]),
         "rejection": _by_efficiency(summary[1:]),
         "rejection_uncertainty": _by_efficiency(uncertainty[1:]),
+        "rejection_limit": _by_efficiency(np.array([p.rejection_limit for p in passing])),
+        "background_passing": dict(zip(efficiencies, [p.counts() for p in passing], strict=True)),
     }
 
 

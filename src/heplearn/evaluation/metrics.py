@@ -26,7 +26,10 @@ Working point
 Bootstrap
     Each replica multiplies every event weight by an independent Poisson(1) count (the
     "Poisson bootstrap", equivalent to resampling events with replacement for large
-    samples); the uncertainty is the standard deviation over the replicas.
+    samples); the uncertainty is the standard deviation over the replicas. The counts are
+    drawn in the order the events are given, so the same seed gives every classifier
+    evaluated on the same events the same replicas (``evaluate`` and ``compare`` quote the
+    same uncertainty, and the replicas of two taggers are correlated as their events are).
 """
 
 from collections.abc import Callable, Sequence
@@ -77,17 +80,18 @@ class _SortedEvents:
     weights: np.ndarray
     group_ends: np.ndarray
     thresholds: np.ndarray
+    order: np.ndarray
 
     @classmethod
     def of(cls, scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray) -> "_SortedEvents":
         order = np.argsort(scores)[::-1]
         sorted_scores = scores[order]
         group_ends = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
-        return cls(is_signal[order], weights[order], group_ends, sorted_scores[group_ends])
+        return cls(is_signal[order], weights[order], group_ends, sorted_scores[group_ends], order)
 
     def roc(self, factors: np.ndarray | None = None) -> RocCurve:
-        """The ROC curve, with every (sorted) event weight times ``factors`` if given."""
-        weights = self.weights if factors is None else self.weights * factors
+        """The ROC curve, with every event weight times ``factors`` (in event order) if given."""
+        weights = self.weights if factors is None else self.weights * factors[self.order]
         signal_sum = np.cumsum(np.where(self.is_signal, weights, 0.0))[self.group_ends]
         background_sum = np.cumsum(np.where(self.is_signal, 0.0, weights))[self.group_ends]
         for name, total in (("signal", signal_sum[-1]), ("background", background_sum[-1])):
@@ -220,9 +224,9 @@ def bootstrap_roc(
 ) -> np.ndarray:
     """Replicas of a ROC statistic under Poisson(1) resampling of the event weights.
 
-    The events are sorted once; each replica only re-accumulates the resampled weights (the
-    Poisson counts are drawn in score order, which changes nothing since they are
-    independent of the events).
+    The events are sorted once; each replica only re-accumulates the resampled weights. The
+    Poisson counts are drawn in the given event order, so classifiers scored on the same
+    events get the same replicas from the same seed.
 
     Parameters
     ----------

@@ -37,6 +37,7 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 0; }
 figure img { width: 100%; height: auto; border: 1px solid #e5e7eb; }
 figcaption { font-size: 0.85rem; color: #4b5563; margin-top: 0.3rem; }
+ul.warnings { background: #fff8e1; border-left: 4px solid #f0a500; padding: 0.6rem 2rem; }
 pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 """
 
@@ -225,11 +226,12 @@ def write_report(
     figures: Sequence[SavedPlot | Path] = (),
     extra_tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     style: str = "CMS",
+    warnings: Sequence[str] = (),
 ) -> Path:
     """Write one self-contained HTML report, atomically.
 
-    Sections appear only when there is something to show, in this order: metrics, data,
-    extra tables, training curves, figures, configuration.
+    Sections appear only when there is something to show, in this order: warnings,
+    metrics, data, extra tables, training curves, figures, configuration.
 
     Parameters
     ----------
@@ -254,6 +256,9 @@ def write_report(
         More tables, by heading (see :func:`table_cells`).
     style : str
         mplhep style of the training-curve figure.
+    warnings : sequence of str
+        Warnings about the numbers (:mod:`heplearn.evaluation.run_warnings`), listed at the
+        top of the page.
 
     Returns
     -------
@@ -267,6 +272,9 @@ def write_report(
     """
     path = Path(path)
     sections = []
+    if warnings:
+        items = "".join(f"<li>{html.escape(text)}</li>" for text in warnings)
+        sections.append(("Warnings", f'<ul class="warnings">{items}</ul>'))
     if metrics:
         rows = metric_rows(metrics)
         sections.append(("Metrics", _html_table(["metric", "value"], [list(row) for row in rows])))

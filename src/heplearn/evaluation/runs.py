@@ -10,9 +10,11 @@ from heplearn.evaluation.anomaly import evaluate_anomaly
 from heplearn.evaluation.compare import Comparison, compare_runs
 from heplearn.evaluation.evaluate import Evaluation, evaluate_predictions, write_metrics
 from heplearn.evaluation.generative import evaluate_generative
+from heplearn.evaluation.limits import with_quoted_rejections
 from heplearn.evaluation.predictions import Predictions, data_summary
 from heplearn.evaluation.report import write_report
 from heplearn.evaluation.run_data import load_run_data, run_predictions
+from heplearn.evaluation.run_warnings import run_warnings
 from heplearn.run_directory import RunDirectory
 from heplearn.training.config import EvaluationConfig
 
@@ -47,7 +49,9 @@ def evaluate_run(
     """Write ``metrics.json``, ``plots/`` and ``report.html`` into the run directory.
 
     Metrics are quoted on the test split, with the training split for the overtraining
-    checks; every metric and histogram uses the event weights.
+    checks; every metric and histogram uses the event weights. The warnings of
+    :func:`~heplearn.evaluation.run_warnings.run_warnings` go into ``metrics.json``
+    (``warnings``) and to the top of the report.
     """
     config = run.config()
     settings = settings or config.evaluation
@@ -79,16 +83,22 @@ def evaluate_run(
             bootstrap_resamples=settings.bootstrap,
             seed=config.seed,
         )
+    history = run.history()
+    warnings = run_warnings(evaluation.metrics, history)
+    evaluation.metrics["warnings"] = warnings
     metrics_path = write_metrics(evaluation.metrics, run.path / METRICS)
     report_path = write_report(
         run.path / REPORT,
         title=_title(run.path.name, config.model.name),
         config_yaml=config.to_yaml(),
         data_summary=data_summary(predictions, task.kind, class_names),
-        history=run.history(),
-        metrics=evaluation.metrics,
+        history=history,
+        metrics=with_quoted_rejections(
+            {key: value for key, value in evaluation.metrics.items() if key != "warnings"}
+        ),
         figures=evaluation.plots,
         style=settings.style,
+        warnings=warnings,
     )
     return RunEvaluation(evaluation, metrics_path, report_path)
 
@@ -115,7 +125,7 @@ def compare_run_directories(
     out_dir: Path,
     *,
     baselines: Sequence[str] = (),
-    bootstrap: int = 0,
+    bootstrap: int | None = None,
 ) -> Comparison:
     """Overlaid rejection curves and a table of AUC and 1/ε_B for binary runs.
 
@@ -129,8 +139,11 @@ def compare_run_directories(
     baselines : sequence of str
         Expressions used directly as discriminants on the first run's test split (e.g.
         ``jet_mass``, or ``-abs(jet_sdmass - 172.5)`` for a mass window).
-    bootstrap : int
-        Bootstrap replicas for the uncertainties in the table.
+    bootstrap : int, optional
+        Bootstrap replicas for the uncertainties in the table; default the first run's
+        ``evaluation.bootstrap``. The bootstrap is the one of ``evaluate`` (seeded with the
+        runs' common seed, replicas drawn over the same test events), so a run's
+        uncertainties here equal those in its ``metrics.json``.
     """
     if not runs:
         raise ConfigError("compare needs at least one run directory")
@@ -153,4 +166,6 @@ def compare_run_directories(
     labels = [label for label, _ in curves]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"runs are labelled by their directory names, which repeat: {labels}")
-    return compare_runs(curves, out_dir, bootstrap_resamples=bootstrap)
+    config = runs[0].config()
+    resamples = config.evaluation.bootstrap if bootstrap is None else bootstrap
+    return compare_runs(curves, out_dir, bootstrap_resamples=resamples, seed=config.seed)
