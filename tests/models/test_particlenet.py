@@ -103,3 +103,41 @@ def test_parameter_count_matches_the_papers(
 def test_learns(zoo) -> None:
     schema = zoo.schema(particles=12, tabular=1)
     zoo.assert_learns(lambda: zoo.build({**SMALL, "dropout": 0.0}, schema, 1), schema)
+
+
+def _reference_block(block, points, features, mask):
+    """EdgeConv in evaluation mode as it was computed before the folded fast path: masked
+    batch norms with running statistics on every edge, a masked sum over the neighbours."""
+    index, valid = nearest_neighbours(points, mask, block.k)
+    edges = block._edges(features, index, valid)  # (the norms use running statistics here)
+    count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(edges.dtype)
+    aggregated = torch.where(valid.unsqueeze(-1), edges, 0.0).sum(dim=2) / count
+    shortcut = features
+    if block.shortcut is not None:
+        shortcut = block.shortcut_norm(block.shortcut(features), mask)
+    return torch.where(mask.unsqueeze(-1), torch.relu(aggregated + shortcut), 0.0)
+
+
+def test_folded_evaluation_path_matches_the_masked_batch_norm_maths(zoo) -> None:
+    """The inference fast path (batch norms folded into the linear layers, no masking of
+    edges, index_select gather, aggregation as a product) changes nothing beyond rounding."""
+    schema = zoo.schema(particles=20)
+    model = zoo.build({**SMALL, "k": 7}, schema, 1)
+    generator = torch.Generator().manual_seed(3)
+    for module in model.modules():  # running statistics and affine parameters far from 0/1
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(generator=generator)
+            module.running_var.uniform_(0.3, 3.0, generator=generator)
+            module.weight.data.normal_(generator=generator)
+            module.bias.data.normal_(generator=generator)
+    batch = zoo.batch(schema, size=16, min_particles=1)
+    particles, mask = batch["particles"], batch["particles_mask"].bool()
+    points = particles[..., model.coordinate_indices]
+    features = model.input_norm(particles, mask)
+    with torch.inference_mode():
+        for block in model.blocks:
+            fast = block(points, features, mask)
+            reference = _reference_block(block, points, features, mask)
+            torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-5)
+            assert fast.abs().max() > 0.1  # (not a comparison of zeros)
+            points = features = fast

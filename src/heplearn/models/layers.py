@@ -128,6 +128,21 @@ class MaskedBatchNorm(nn.BatchNorm1d):
             y = y * self.weight + self.bias
         return torch.where(real, y, 0.0)
 
+    def folded(self) -> tuple[Tensor, Tensor]:
+        """``(scale, shift)`` with evaluation-mode output ``x * scale + shift`` on real entries.
+
+        Folded into the weights of the linear layer before it, the normalisation costs
+        nothing at inference (:func:`folded_linear`).
+        """
+        assert self.running_mean is not None and self.running_var is not None
+        scale = torch.rsqrt(self.running_var + self.eps)
+        if self.affine:
+            scale = scale * self.weight
+        shift = -self.running_mean * scale
+        if self.affine:
+            shift = shift + self.bias
+        return scale, shift
+
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, var: Tensor, count: Tensor) -> None:
         """Move the running statistics towards this batch (skipped for an all-padded batch)."""
@@ -148,6 +163,16 @@ class MaskedBatchNorm(nn.BatchNorm1d):
         )
         if self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
+
+
+def folded_linear(weight: Tensor, norm: MaskedBatchNorm) -> tuple[Tensor, Tensor]:
+    """A bias-free linear layer's ``weight`` and the evaluation-mode ``norm`` after it, as one.
+
+    Returns ``(weight, bias)`` such that ``x @ weight.T + bias`` equals ``norm(x @ W.T)``
+    on real entries, up to float rounding.
+    """
+    scale, shift = norm.folded()
+    return weight * scale.unsqueeze(1), shift
 
 
 def masked_sum(x: Tensor, mask: Tensor) -> Tensor:

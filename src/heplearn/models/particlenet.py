@@ -22,12 +22,14 @@ from typing import Annotated, Literal
 import torch
 from pydantic import Field, PositiveInt
 from torch import Tensor, nn
+from torch.nn import functional
 
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.layers import (
     Head,
     MaskedBatchNorm,
     column_indices,
+    folded_linear,
     inputs_of_kind,
     masked_mean,
     particles_and_mask,
@@ -155,22 +157,65 @@ class EdgeConv(nn.Module):
             ``(batch, length)``, true for real particles.
         """
         index, valid = nearest_neighbours(points, mask, self.k)
+        edges = (
+            self._edges(features, index, valid)
+            if self.training
+            else self._fast_edges(features, index)
+        )
+        # the mean over the real neighbours, as a batched product with their shares
+        count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(edges.dtype)
+        share = valid.to(edges.dtype) / count
+        aggregated = (share.unsqueeze(-2) @ edges).squeeze(-2)
+        shortcut = features
+        if self.shortcut is not None and self.shortcut_norm is not None:
+            if self.training:
+                shortcut = self.shortcut_norm(self.shortcut(features), mask)
+            else:
+                shortcut = functional.linear(
+                    features, *folded_linear(self.shortcut.weight, self.shortcut_norm)
+                )
+        return torch.where(mask.unsqueeze(-1), self.activation(aggregated + shortcut), 0.0)
+
+    def _edges(self, features: Tensor, index: Tensor, valid: Tensor) -> Tensor:
+        """Edge features ``(batch, length, k, out)`` in training mode (batch statistics)."""
         # W·(x_i, x_j − x_i) = (W_a − W_b)·x_i + W_b·x_j: two per-particle products, gathered.
         weight = self.edge.weight
         width = features.shape[-1]
         centre = features @ (weight[:, :width] - weight[:, width:]).T
         neighbour = features @ weight[:, width:].T
-        batch = torch.arange(features.shape[0], device=features.device).view(-1, 1, 1)
-        edges = centre.unsqueeze(2) + neighbour[batch, index]
+        edges = centre.unsqueeze(2) + gather_neighbours(neighbour, index)
         edges = self.activation(self.edge_norm(edges, valid))
         for layer, norm in zip(self.edge_layers, self.edge_norms, strict=True):
             edges = self.activation(norm(layer(edges), valid))
-        count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(edges.dtype)
-        aggregated = torch.where(valid.unsqueeze(-1), edges, 0.0).sum(dim=2) / count
-        shortcut = features
-        if self.shortcut is not None and self.shortcut_norm is not None:
-            shortcut = self.shortcut_norm(self.shortcut(features), mask)
-        return torch.where(mask.unsqueeze(-1), self.activation(aggregated + shortcut), 0.0)
+        return edges
+
+    def _fast_edges(self, features: Tensor, index: Tensor) -> Tensor:
+        """The same in evaluation mode, each batch norm folded into its linear layer.
+
+        Edges to padded or missing neighbours are computed like the others (from zero
+        features) and left out by the aggregation, so no masking is needed here.
+        """
+        weight, bias = folded_linear(self.edge.weight, self.edge_norm)
+        width = features.shape[-1]
+        centre = torch.addmm(
+            bias, features.flatten(0, 1), (weight[:, :width] - weight[:, width:]).T
+        ).view(*features.shape[:2], -1)
+        neighbour = features @ weight[:, width:].T
+        edges = (centre.unsqueeze(2) + gather_neighbours(neighbour, index)).relu_()
+        for layer, norm in zip(self.edge_layers, self.edge_norms, strict=True):
+            edges = functional.linear(edges, *folded_linear(layer.weight, norm)).relu_()
+        return edges
+
+
+def gather_neighbours(values: Tensor, index: Tensor) -> Tensor:
+    """``values`` ``(batch, length, C)`` of the neighbours ``index`` ``(batch, length, k)``.
+
+    Returns ``(batch, length, k, C)``: one ``index_select`` on the flattened batch.
+    """
+    batch, length, k = index.shape
+    offsets = torch.arange(batch, device=index.device).view(-1, 1, 1) * values.shape[1]
+    rows = values.reshape(-1, values.shape[-1]).index_select(0, (index + offsets).reshape(-1))
+    return rows.view(batch, length, k, values.shape[-1])
 
 
 class ParticleNet(nn.Module):
