@@ -12,6 +12,7 @@ from helpers import chromium_or_skip, run_chromium, run_config, run_heplearn
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
 from heplearn.evaluation import run_data
+from heplearn.evaluation.plots import AXIS_LABELS_KEY
 from heplearn.evaluation.report import format_number
 from heplearn.evaluation.run_data import load_run_data, run_predictions, split_predictions
 from heplearn.evaluation.runs import compare_run_directories, evaluate_run
@@ -57,6 +58,23 @@ def test_evaluate_writes_metrics_plots_and_a_report(runs):
     report = (run / "report.html").read_text()
     assert format_number(metrics["auc"], metrics["auc_uncertainty"]) in report
     assert report.count("data:image/png;base64,") >= len([p for p in plots if p.endswith(".png")])
+
+
+def test_figures_carry_the_physics_labels_of_the_sample(runs, top):
+    assert json.loads((top / "metadata.json").read_text())["labels"]["jet_pt"] == (
+        "Jet $p_T$ [GeV]"
+    )
+    plots = runs["mlp"].path / "plots"
+
+    def labels(stem):
+        with Image.open(plots / f"{stem}.png") as image:
+            return json.loads(image.text[AXIS_LABELS_KEY])
+
+    assert labels("efficiency_jet_pt")[-1]["x"] == "Jet $p_T$ [GeV]"
+    assert labels("sculpting_jet_mass")[0]["x"] == "Jet mass [GeV]"
+    report = (runs["mlp"].path / "report.html").read_text()
+    assert "bins of Jet pT [GeV]" in report
+    assert "jet_pt" not in report.split("<h2>Configuration</h2>")[0]
 
 
 def test_the_report_of_a_run_renders_in_a_browser(runs, tmp_path):

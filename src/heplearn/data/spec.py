@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from heplearn.config import load_yaml, parse_spec
+from heplearn.data.labels import dataset_labels
 
 FileFormat = Literal[
     "auto", "root", "parquet", "hdf5", "top-landscape", "jetclass", "hls4ml-images"
@@ -137,6 +138,11 @@ class DatasetSpec(_Strict):
     )
     split: Split = Split()
     nonfinite: Literal["error", "drop"] = "error"
+    labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="axis labels of variables, 'text [unit]' (default: the metadata.json "
+        "beside the files, then heplearn.data.labels.KNOWN_LABELS)",
+    )
 
     @field_validator("classes")
     @classmethod
@@ -169,6 +175,11 @@ class DatasetSpec(_Strict):
                 f"({', '.join(self.inputs)})"
             )
         return self
+
+    def variable_labels(self) -> dict[str, str]:
+        """Axis labels of this dataset's variables (see :mod:`heplearn.data.labels`)."""
+        files = [file for source in self.sources for file in source.files]
+        return dataset_labels(files, self.labels)
 
     @property
     def task(self) -> Literal["classification", "regression"]:

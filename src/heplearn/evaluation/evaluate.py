@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from heplearn.data.labels import plain_text, variable_label
 from heplearn.evaluation import limits, metrics
 from heplearn.evaluation.gallery import class_average_figure, gallery_figure, select_examples
 from heplearn.evaluation.plots import (
@@ -69,6 +70,7 @@ class _Setup:
     resamples: int
     seed: int
     gallery_size: int
+    labels: Mapping[str, str]
 
     def save(self, figure: Figure, name: str, caption: str) -> SavedPlot:
         """Save into the plots directory under ``name`` made safe for a file name."""
@@ -88,6 +90,7 @@ def evaluate_predictions(
     bootstrap_resamples: int = 100,
     seed: int = 0,
     gallery_size: int = 8,
+    labels: Mapping[str, str] | None = None,
 ) -> Evaluation:
     """Compute every metric of the task and draw every plot into ``out_dir/plots/``.
 
@@ -118,6 +121,9 @@ def evaluate_predictions(
         Seed of the bootstrap.
     gallery_size : int
         Examples per gallery row, when the predictions carry images.
+    labels : mapping of str to str, optional
+        Axis labels of observers and of a regression target, by variable name (see
+        :mod:`heplearn.data.labels`; names not given get heplearn's known labels).
 
     Returns
     -------
@@ -146,6 +152,7 @@ def evaluate_predictions(
         resamples=bootstrap_resamples,
         seed=seed,
         gallery_size=gallery_size,
+        labels=labels or {},
     )
     evaluate_task: Callable[[_Setup], tuple[dict[str, Any], list[SavedPlot]]] = {
         "binary": _evaluate_binary,
@@ -300,17 +307,18 @@ def _observer_checks(
     }
     cut_text = f"score ≥ {cut.threshold:.3g} (ε_S = {cut.signal_efficiency:.2f})"
     background_name = setup.class_names[0]
+    label = variable_label(observer, setup.labels)
     plots = [
         setup.save(
             efficiency_figure(
                 signal_efficiency,
                 background_efficiency,
-                observer=observer,
+                observer=label,
                 cut=cut,
                 style=setup.style,
             ),
             f"efficiency_{observer}",
-            f"Signal efficiency and background rejection in bins of {observer} at the "
+            f"Signal efficiency and background rejection in bins of {plain_text(label)} at the "
             f"working point {cut_text}.",
         ),
         setup.save(
@@ -319,15 +327,15 @@ def _observer_checks(
                 test.scores[background],
                 test.weights[background],
                 edges,
-                observer=observer,
+                observer=label,
                 cut=cut,
                 sample=background_name,
                 style=setup.style,
             ),
             f"sculpting_{observer}",
-            f"{observer} of {background_name} events before and after the working-point cut "
-            f"{cut_text}, each normalised to unit area: a cut that reshapes the distribution "
-            "sculpts it.",
+            f"{plain_text(label)} of {background_name} events before and after the "
+            f"working-point cut {cut_text}, each normalised to unit area: a cut that "
+            "reshapes the distribution sculpts it.",
         ),
     ]
     return entry, plots
@@ -453,6 +461,7 @@ def _evaluate_regression(setup: _Setup) -> tuple[dict[str, Any], list[SavedPlot]
     """Metrics and plots of a regression (scores are predictions, labels the truth)."""
     train, test = setup.train, setup.test
     target_name = setup.class_names[0] if setup.class_names else "target"
+    target_label = variable_label(target_name, setup.labels)
     test_metrics = metrics.regression_metrics(test.scores, test.labels, test.weights)
     train_metrics = metrics.regression_metrics(train.scores, train.labels, train.weights)
     results: dict[str, Any] = asdict(test_metrics) | {
@@ -462,7 +471,7 @@ def _evaluate_regression(setup: _Setup) -> tuple[dict[str, Any], list[SavedPlot]
     plots = [
         setup.save(
             parity_figure(
-                test.scores, test.labels, test.weights, target_name=target_name, style=setup.style
+                test.scores, test.labels, test.weights, target_name=target_label, style=setup.style
             ),
             "parity",
             f"Predicted against true {target_name} on the test split (weighted events, log "
@@ -470,7 +479,7 @@ def _evaluate_regression(setup: _Setup) -> tuple[dict[str, Any], list[SavedPlot]
         ),
         setup.save(
             residuals_figure(
-                test.scores, test.labels, test.weights, target_name=target_name, style=setup.style
+                test.scores, test.labels, test.weights, target_name=target_label, style=setup.style
             ),
             "residuals",
             f"Residual (predicted − true) in bins of the true {target_name}: points at the "

@@ -10,6 +10,7 @@ temporary file renamed into place. Weighted histograms are drawn with
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ REJECTION_LABEL = r"Background rejection $1/\varepsilon_B$"
 _SAVE_OPTIONS: dict[str, Any] = {"dpi": 100, "bbox_inches": "tight"}
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 _MAX_CURVE_POINTS = 2000
+AXIS_LABELS_KEY = "Axis labels"
+"""The PNG text chunk in which :func:`save_figure` records the axis labels."""
 
 
 def check_style(style: str) -> None:
@@ -145,6 +148,9 @@ class SavedPlot:
 def save_figure(figure: Figure, stem: Path, caption: str = "") -> SavedPlot:
     """Write a figure as ``<stem>.png`` and ``<stem>.pdf``, each atomically.
 
+    The PNG carries the axis labels of every axes as JSON in its ``Axis labels`` text
+    chunk (see :func:`axis_labels`), so the labels of a written figure can be checked.
+
     Parameters
     ----------
     figure : Figure
@@ -162,10 +168,32 @@ def save_figure(figure: Figure, stem: Path, caption: str = "") -> SavedPlot:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = {fmt: stem.parent / f"{stem.name}.{fmt}" for fmt in ("png", "pdf")}
+    metadata = {**_METADATA, "png": {**_METADATA["png"], AXIS_LABELS_KEY: axis_labels(figure)}}
     for fmt, path in paths.items():
         with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=fmt, metadata=_METADATA[fmt], **_SAVE_OPTIONS)
+            figure.savefig(temporary, format=fmt, metadata=metadata[fmt], **_SAVE_OPTIONS)
     return SavedPlot(png=paths["png"], pdf=paths["pdf"], caption=caption)
+
+
+def axis_labels(figure: Figure) -> str:
+    """The x, y (and colour bar) labels of every axes of a figure, as JSON.
+
+    Parameters
+    ----------
+    figure : Figure
+        The figure.
+
+    Returns
+    -------
+    str
+        A JSON list with one ``{"x": ..., "y": ...}`` per axes, in drawing order;
+        empty labels are left out.
+    """
+    labels = [
+        {key: text for key, text in (("x", a.get_xlabel()), ("y", a.get_ylabel())) if text}
+        for a in figure.axes
+    ]
+    return json.dumps(labels, ensure_ascii=False)
 
 
 def png_bytes(figure: Figure) -> bytes:

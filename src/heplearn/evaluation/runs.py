@@ -82,6 +82,7 @@ def evaluate_run(
             observer_bins=settings.observer_bins,
             bootstrap_resamples=settings.bootstrap,
             seed=config.seed,
+            labels=(data or config.data).variable_labels(),
         )
     history = run.history()
     warnings = run_warnings(evaluation.metrics, history)

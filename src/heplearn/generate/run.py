@@ -23,6 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from heplearn.data.labels import METADATA_NAME, sample_labels
 from heplearn.errors import OutputError
 from heplearn.files import atomic_path
 from heplearn.generate.block import BlockResult, generate_block
@@ -39,7 +40,7 @@ from heplearn.generate.samples import (
 from heplearn.generate.writers import EXTENSIONS, write_events
 from heplearn.versions import package_versions
 
-METADATA_NAME = "metadata.json"
+__all__ = ["METADATA_NAME", "generate_sample"]
 
 
 def _run_blocks(
@@ -224,6 +225,7 @@ def generate_sample(
     written: list[dict[str, Any]] = []
     total = len(processes) * options.events
     started = datetime.now(UTC)
+    branches: dict[str, None] = {}
     with _progress(progress) as bar:
         task = bar.add_task("generate", total=total, rate="") if bar else None
         blocks = [block for output in files for block in output.blocks]
@@ -244,6 +246,7 @@ def generate_sample(
                 )
                 name = output.name(extension)
                 write_events(columns, out_dir / name, options.format, sample.tree_name)
+                branches.update(dict.fromkeys(columns))
                 written.append(
                     {"name": name, "group": output.group, "entries": len(columns["event"])}
                 )
@@ -257,6 +260,7 @@ def generate_sample(
         "tree": sample.tree_name if options.format == "root" else None,
         "label_branch": sample.label_branch,
         "classes": list(sample.class_names),
+        "labels": sample_labels(branches),
         "options": options.model_dump(mode="json"),
         "processes": [
             {
