@@ -37,7 +37,9 @@ def test_compare_runs_writes_plot_and_tables(binary_predictions: Factory, tmp_pa
     assert comparison.plot.png.stat().st_size > 0
     assert comparison.plot.pdf.stat().st_size > 0
     markdown = comparison.markdown.read_text().splitlines()
-    assert markdown[0] == "| run | auc | rejection_0.3 | rejection_0.5 | rejection_0.8 |"
+    assert markdown[0] == (
+        "| Run | AUC | 1/ε_B at ε_S = 0.3 | 1/ε_B at ε_S = 0.5 | 1/ε_B at ε_S = 0.8 |"
+    )
     assert markdown[2].startswith("| MLP | 0.")
     assert " ± " in markdown[2]
     with comparison.csv.open() as stream:

@@ -20,6 +20,8 @@ METRICS = {
     "auc_uncertainty": 0.00213,
     "rejection": {"0.3": 153.27, "0.5": 41.2, "0.8": math.inf},
     "rejection_uncertainty": {"0.3": 12.3, "0.5": 1.7, "0.8": math.inf},
+    "rejection_limit": {"0.3": 120.0, "0.5": 30.0, "0.8": 2.0},
+    "ks": {"QCD": {"statistic": 0.04, "p_value": 0.4321}},
     "efficiency_vs": {"jet_pt": {"bin_edges": list(range(21))}},
     "confusion_matrix": [[1.0, 2.0], [3.0, 4.0]],
 }
@@ -50,11 +52,13 @@ def test_format_number(value: object, uncertainty: object, text: str) -> None:
 
 def test_metric_rows_pair_values_with_uncertainties_and_skip_arrays() -> None:
     assert metric_rows(METRICS) == [
-        ("task", "binary"),
-        ("auc", "0.9123 ± 0.0021"),
-        ("rejection / 0.3", "153 ± 12"),
-        ("rejection / 0.5", "41.2 ± 1.7"),
-        ("rejection / 0.8", "∞"),
+        ("Task", "binary"),
+        ("AUC", "0.9123 ± 0.0021"),
+        ("1/ε_B at ε_S = 0.3", "153 ± 12"),
+        ("1/ε_B at ε_S = 0.5", "41.2 ± 1.7"),
+        ("1/ε_B at ε_S = 0.8", "∞"),
+        ("KS statistic (QCD)", "0.04"),
+        ("KS p-value (QCD)", "0.4321"),
     ]
 
 
@@ -62,7 +66,7 @@ def test_table_cells_fold_uncertainty_columns() -> None:
     header, cells = table_cells(
         [{"run": "a", "auc": 0.9, "auc_uncertainty": 0.01}, {"run": "b", "auc": 0.95}]
     )
-    assert header == ["run", "auc"]
+    assert header == ["Run", "AUC"]
     assert cells == [["a", "0.900 ± 0.010"], ["b", "0.95"]]
 
 
@@ -134,8 +138,17 @@ def test_report_renders_in_a_browser(report: tuple[Path, int], tmp_path: Path) -
     path, images = report
     dom = run_chromium(browser, tmp_path / "profile", "--dump-dom", path.as_uri()).stdout
     assert f'data-images-loaded="{images}"' in dom
-    for expected in ("0.9123 ± 0.0021", "41.2 ± 1.7", "Caption number 0."):
+    for expected in (
+        "0.9123 ± 0.0021",
+        "41.2 ± 1.7",
+        "Caption number 0.",
+        "<th>Metric</th>",
+        "<td>1/ε_B at ε_S = 0.3</td>",
+        "<td>KS p-value (QCD)</td>",
+    ):
         assert expected in dom
+    assert "rejection / 0.3" not in dom
+    assert "p_value" not in dom
     screenshot = tmp_path / "report.png"
     run_chromium(
         browser,

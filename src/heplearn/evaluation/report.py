@@ -10,11 +10,13 @@ import base64
 import html
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from heplearn.errors import InputError
+from heplearn.evaluation.metric_names import column_name, metric_name
 from heplearn.evaluation.plots import SavedPlot, png_bytes, training_curves_figure
 from heplearn.files import atomic_path
 
@@ -52,6 +54,8 @@ window.addEventListener("load", function () {
 
 
 _ROUNDING = 1e-9
+# A cell that reads as a number (right-aligned): "0.91 ± 0.02", "1,234", "> 13 (...)", "∞".
+_NUMBER = re.compile(r"^(> )?[−-]?(\d[\d,]*(\.\d+)?(e[+-]?\d+)?|∞)(\s|$)|^—$")
 
 
 def format_number(value: Any, uncertainty: Any = None) -> str:
@@ -108,11 +112,15 @@ def _format_value(value: Any, uncertainty: Any) -> str | None:
 
 
 def metric_rows(
-    metrics: Mapping[str, Any], uncertainties: Mapping[str, Any] | None = None, prefix: str = ""
+    metrics: Mapping[str, Any],
+    uncertainties: Mapping[str, Any] | None = None,
+    path: tuple[str, ...] = (),
 ) -> list[tuple[str, str]]:
     """Flatten nested metrics into ``(name, text)`` rows, values paired with uncertainties.
 
-    Nested keys are joined with ``" / "`` (``rejection / 0.5``). A key ``X_uncertainty``
+    Rows are named for people by :func:`heplearn.evaluation.metric_names.metric_name`
+    (``rejection / 0.5`` is "1/ε_B at ε_S = 0.5"), which also leaves out the rows another
+    row already says. A key ``X_uncertainty``
     beside ``X`` is shown as ``X ± uncertainty`` (also for nested dictionaries of the same
     shape) and not as a row of its own. Lists longer than ten entries and lists of lists
     (per-bin arrays, confusion matrices) are left out: the figures show them.
@@ -123,8 +131,8 @@ def metric_rows(
         The metrics, as from :func:`heplearn.evaluation.evaluate.evaluate_predictions`.
     uncertainties : mapping, optional
         Uncertainties of the same shape as ``metrics`` (used in the recursion).
-    prefix : str
-        Prepended to every name (used in the recursion).
+    path : tuple of str
+        The keys above ``metrics`` (used in the recursion).
 
     Returns
     -------
@@ -136,10 +144,11 @@ def metric_rows(
         if key.endswith(UNCERTAINTY_SUFFIX) and key.removesuffix(UNCERTAINTY_SUFFIX) in metrics:
             continue
         uncertainty = metrics.get(f"{key}{UNCERTAINTY_SUFFIX}", (uncertainties or {}).get(key))
-        name = f"{prefix}{key}"
         if isinstance(value, Mapping):
             nested = uncertainty if isinstance(uncertainty, Mapping) else None
-            rows += metric_rows(value, nested, prefix=f"{name} / ")
+            rows += metric_rows(value, nested, (*path, str(key)))
+        elif (name := metric_name((*path, str(key)))) is None:
+            continue
         elif (text := _format_value(value, uncertainty)) is not None:
             rows.append((name, text))
     return rows
@@ -148,7 +157,8 @@ def metric_rows(
 def table_cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
     """Header and formatted cells of a table given as records.
 
-    Columns are the keys in order of first appearance; a column ``X_uncertainty`` beside
+    Columns are the keys in order of first appearance, headed for people by
+    :func:`heplearn.evaluation.metric_names.column_name`; a column ``X_uncertainty`` beside
     ``X`` is folded into it as ``X ± uncertainty``. Missing cells show as ``—``, lists too
     long for a cell as ``…``.
 
@@ -160,7 +170,7 @@ def table_cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list
     Returns
     -------
     tuple
-        ``(header, cells)``: column names and one list of texts per row.
+        ``(header, cells)``: column headers and one list of texts per row.
     """
     columns = list(dict.fromkeys(key for row in rows for key in row))
     shown = [
@@ -178,12 +188,12 @@ def table_cells(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list
             for column in shown
         ]
         cells.append([text if text is not None else "…" for text in texts])
-    return shown, cells
+    return [column_name(column) for column in shown], cells
 
 
 def _html_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
     def cell(text: str) -> str:
-        numeric = text[:1].isdigit() or text[:1] in "−-∞—"
+        numeric = _NUMBER.match(text) is not None
         return (
             f'<td class="number">{html.escape(text)}</td>'
             if numeric
@@ -277,7 +287,7 @@ def write_report(
         sections.append(("Warnings", f'<ul class="warnings">{items}</ul>'))
     if metrics:
         rows = metric_rows(metrics)
-        sections.append(("Metrics", _html_table(["metric", "value"], [list(row) for row in rows])))
+        sections.append(("Metrics", _html_table(["Metric", "Value"], [list(row) for row in rows])))
     if data_summary:
         sections.append(("Data", _html_table(*table_cells(data_summary))))
     for heading, table in (extra_tables or {}).items():
