@@ -19,6 +19,7 @@ FAMILIES = [
     "particlenet-lite",
     "part",
     "part-small",
+    "lorentznet",
     "autoencoder",
     "vae",
     "flow",
@@ -81,6 +82,8 @@ def test_every_family_builds_with_its_defaults(zoo, name: str) -> None:
         section["inputs"] = ["jet"]
     elif name == "ddpm":
         section["inputs"] = ["image"]
+    elif name == "lorentznet":
+        section["inputs"] = ["vectors", "jet"]
     elif name not in {"cnn", "bdt", "flow"}:  # a flow picks its features itself
         section["inputs"] = ["particles", "jet"]  # not the four-vectors
     # models that learn their inputs give one value per event (anomaly score, NLL)
