@@ -294,6 +294,85 @@ def train(
     typer.echo(f"trained {info['model']} into {run.path}{summary}")
 
 
+class ScoringEngine(StrEnum):
+    """Engines of ``predict`` and ``evaluate``."""
+
+    torch = "torch"
+    onnx = "onnx"
+
+
+class ScoringPrecision(StrEnum):
+    """Precisions of the forward pass of ``predict`` and ``evaluate``."""
+
+    full = "32"
+    bf16 = "bf16"
+
+
+# The scoring options that predict and evaluate share (see heplearn.inference.ScoringOptions).
+EngineFlag = Annotated[
+    ScoringEngine,
+    typer.Option(
+        "--engine",
+        help="torch (eager PyTorch) or onnx (the exported graph in ONNX Runtime, CPU).",
+    ),
+]
+BatchSizeFlag = Annotated[
+    int | None,
+    typer.Option(help="Events per forward pass (default: the most --memory-budget allows)."),
+]
+MemoryBudgetFlag = Annotated[
+    str | None,
+    typer.Option(
+        help="Memory for scoring beyond the libraries and the model, e.g. 1GB: half for the "
+        "forward pass, half for the events being read (default: a quarter of the available "
+        "memory, at most 1 GiB).",
+    ),
+]
+ScoringAcceleratorFlag = Annotated[
+    str, typer.Option("--accelerator", help="auto (a GPU when present), cpu, gpu, cuda or mps.")
+]
+ScoringDevicesFlag = Annotated[
+    str, typer.Option("--devices", help="Devices to score on: 1 or auto (one per process).")
+]
+PrecisionFlag = Annotated[
+    ScoringPrecision,
+    typer.Option("--precision", help="32, or bf16 (bfloat16 autocast; for GPUs)."),
+]
+
+
+FileWorkersFlag = Annotated[
+    int, typer.Option("--workers", help="Files processed at a time on a local dask cluster.")
+]
+SchedulerFlag = Annotated[
+    str | None,
+    typer.Option(help="Address of a dask.distributed scheduler (tcp://host:8786) for the files."),
+]
+
+
+def _scoring_options(
+    engine: ScoringEngine,
+    batch_size: int | None,
+    memory_budget: str | None,
+    accelerator: str,
+    devices: str,
+    precision: ScoringPrecision,
+) -> Any:
+    """The ScoringOptions of the flags (the device is checked before any data is read)."""
+    from heplearn.data.shuffle import parse_memory
+    from heplearn.inference import ScoringOptions
+    from heplearn.inference.devices import scoring_device
+
+    scoring_device(accelerator, devices)
+    return ScoringOptions(
+        engine=engine.value,
+        batch_size=batch_size,
+        memory_budget=parse_memory(memory_budget) if memory_budget is not None else None,
+        accelerator=accelerator,
+        devices=devices,
+        precision=precision.value,
+    )
+
+
 @app.command()
 @reports_errors
 def predict(
@@ -309,12 +388,20 @@ def predict(
         int, typer.Option(help="Entries read and scored at a time.")
     ] = 100_000,
     overwrite: Annotated[bool, typer.Option(help="Replace existing score files.")] = False,
+    engine: EngineFlag = ScoringEngine.torch,
+    batch_size: BatchSizeFlag = None,
+    memory_budget: MemoryBudgetFlag = None,
+    accelerator: ScoringAcceleratorFlag = "auto",
+    devices: ScoringDevicesFlag = "auto",
+    precision: PrecisionFlag = ScoringPrecision.full,
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
 ) -> None:
     """Score new files with a trained run: one friend tree of scores per input file."""
     from heplearn.data.sources import expand_files
     from heplearn.deploy.predict import predict_files
     from heplearn.run_directory import RunDirectory
 
+    scoring = _scoring_options(engine, batch_size, memory_budget, accelerator, devices, precision)
     written = predict_files(
         RunDirectory(run),
         expand_files(files),
@@ -323,6 +410,8 @@ def predict(
         tree=tree,
         chunk_entries=chunk_entries,
         overwrite=overwrite,
+        scoring=scoring,
+        progress=not quiet,
     )
     for item in written:
         typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree Scores)")
@@ -343,6 +432,12 @@ def evaluate(
         float | None, typer.Option(help="Signal efficiency of the working-point cut.")
     ] = None,
     style: Annotated[str | None, typer.Option(help="Plot style: CMS, ATLAS or LHCb.")] = None,
+    engine: EngineFlag = ScoringEngine.torch,
+    batch_size: BatchSizeFlag = None,
+    memory_budget: MemoryBudgetFlag = None,
+    accelerator: ScoringAcceleratorFlag = "auto",
+    devices: ScoringDevicesFlag = "auto",
+    precision: PrecisionFlag = ScoringPrecision.full,
 ) -> None:
     """Metrics, plots and an HTML report of a run, all with event weights."""
     from heplearn.data.spec import load_dataset_spec
@@ -351,6 +446,7 @@ def evaluate(
     from heplearn.run_directory import RunDirectory
     from heplearn.training.config import EvaluationConfig
 
+    scoring = _scoring_options(engine, batch_size, memory_budget, accelerator, devices, precision)
     directory = RunDirectory(run)
     settings = directory.config().evaluation.model_dump()
     changes = {"observers": observer, "working_point": working_point, "style": style}
@@ -359,7 +455,8 @@ def evaluate(
         evaluation_settings = EvaluationConfig.model_validate(settings)
     except ValidationError as error:
         raise config_error(error) from None
-    result = evaluate_run(directory, load_dataset_spec(data) if data else None, evaluation_settings)
+    spec = load_dataset_spec(data) if data else None
+    result = evaluate_run(directory, spec, evaluation_settings, scoring=scoring)
     metrics = result.evaluation.metrics
     headline = ""
     if "auc" in metrics:

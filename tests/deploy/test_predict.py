@@ -1,5 +1,8 @@
 """Scoring new files: friend trees in entry order, bounded chunks, atomic, clear errors."""
 
+import subprocess
+import sys
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -10,8 +13,9 @@ from sklearn.metrics import roc_auc_score
 from helpers import run_config, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.deploy import predict as predict_module
-from heplearn.deploy.predict import predict_files
+from heplearn.deploy.predict import FilePredictor, PredictSettings, predict_files
 from heplearn.errors import InputError
+from heplearn.inference import ScoringOptions
 from heplearn.training.fit import train
 
 
@@ -101,3 +105,65 @@ def test_a_bdt_run_predicts_too(top, tmp_path):
     written = predict_files(run, [sample_file(top)], tmp_path / "out")
     scores = uproot.open(written[0].output)["Scores"]["score_top"].array(library="np")
     assert ((scores >= 0) & (scores <= 1)).all()
+
+
+@pytest.fixture(scope="module")
+def particlenet_run(top, tmp_path_factory):
+    model = {"name": "particlenet-lite", "inputs": ["particles"], "convs": [[16], [16]], "k": 7}
+    return train(run_config(top, model, epochs=1), tmp_path_factory.mktemp("runs") / "pn")
+
+
+@pytest.fixture(scope="module")
+def five_thousand_jets(top, tmp_path_factory):
+    """A 5000-entry file of the sample's jets repeated (every branch, real ROOT)."""
+    events = uproot.open(sample_file(top))["Events"].arrays()
+    repeats = -(-5000 // len(events))
+    tiled = ak.concatenate([events] * repeats)[:5000]
+    tiled["event"] = np.arange(5000, dtype=np.int64)
+    path = tmp_path_factory.mktemp("big") / "jets5000.root"
+    with uproot.recreate(path) as file:
+        file["Events"] = {name: tiled[name] for name in tiled.fields}
+    return path
+
+
+def test_a_tight_budget_reads_in_smaller_chunks_and_scores_the_same(
+    particlenet_run, five_thousand_jets, tmp_path
+):
+    tight = ScoringOptions(memory_budget=16 * 2**20)
+    predictor = FilePredictor(particlenet_run, PredictSettings(scoring=tight))
+    chunk = predictor.chunk_entries(predictor.open(five_thousand_jets))
+    assert 1 <= chunk < 5000
+    small = predict_files(particlenet_run, [five_thousand_jets], tmp_path / "tight", scoring=tight)
+    whole = predict_files(particlenet_run, [five_thousand_jets], tmp_path / "roomy")
+    assert small[0].entries == whole[0].entries == 5000
+    np.testing.assert_allclose(
+        uproot.open(small[0].output)["Scores"]["score_top"].array(library="np"),
+        uproot.open(whole[0].output)["Scores"]["score_top"].array(library="np"),
+        rtol=0,
+        atol=1e-6,
+    )
+
+
+def test_predict_on_5000_jets_with_a_tight_budget_stays_small(
+    particlenet_run, five_thousand_jets, tmp_path
+):
+    """The whole command, in its own process, under the 1.5 GB the docs promise."""
+    code = (
+        "import resource, sys\n"
+        "from heplearn.cli import app\n"
+        "try:\n    app(sys.argv[1:])\n"
+        "except SystemExit as stop:\n    status = stop.code\n"
+        "print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, status)\n"
+    )
+    arguments = [str(particlenet_run.path), str(five_thousand_jets), "--out", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-c", code, "predict", *arguments, "--memory-budget", "64MB", "--quiet"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "(5000 entries, tree Scores)" in result.stdout, result.stderr
+    peak_kib, status = result.stdout.split("peak_kib")[1].split()
+    assert status in ("0", "None")
+    assert int(peak_kib) * 1024 < 1.5e9
+    assert "scoring" not in result.stderr  # --quiet: no progress bar

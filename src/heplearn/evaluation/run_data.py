@@ -9,7 +9,7 @@ from heplearn.data.loaders import StreamingDataset
 from heplearn.data.spec import DatasetSpec, TabularInput
 from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.predictions import Predictions
-from heplearn.inference import Scorer
+from heplearn.inference import Scorer, ScoringOptions
 from heplearn.models.schema import input_schema
 from heplearn.run_directory import RunDirectory
 
@@ -52,6 +52,7 @@ def load_run_data(
     *,
     observers: Sequence[str] = (),
     image: str | None = None,
+    scoring: ScoringOptions | None = None,
 ) -> tuple[Dataset, Scorer]:
     """The run's data (or ``data``) with the run's preprocessing, and its scorer.
 
@@ -66,9 +67,12 @@ def load_run_data(
         Expressions evaluated per event and attached as observers (raw values).
     image : str, optional
         An image input of the data attached for galleries.
+    scoring : ScoringOptions, optional
+        Engine, batch or memory budget, device and precision of the scoring.
     """
     spec = _evaluation_spec(run, data, observers, image)
-    return load_dataset(spec, run.config().seed, run.preprocessing()), Scorer(run)
+    scorer = Scorer(run, scoring)  # (before the data: a missing device fails fast)
+    return load_dataset(spec, run.config().seed, run.preprocessing()), scorer
 
 
 def split_predictions(
@@ -152,6 +156,7 @@ def run_predictions(
     observers: Sequence[str] = (),
     image: str | None = None,
     splits: Sequence[str] = SPLITS,
+    scoring: ScoringOptions | None = None,
 ) -> dict[str, Predictions]:
     """The run's predictions on every split of its data (or of ``data``).
 
@@ -167,6 +172,8 @@ def run_predictions(
         An image input of the data attached for galleries.
     splits : sequence of str
         The splits to score (scoring the training split of a large sample takes long).
+    scoring : ScoringOptions, optional
+        Engine, batch or memory budget, device and precision of the scoring.
 
     A run trained with ``training.streaming`` is evaluated streaming too: its data are
     read chunk by chunk (no image galleries then), so that data larger than memory can
@@ -175,7 +182,7 @@ def run_predictions(
     streaming = run.config().training.streaming
     if streaming is not None:
         spec = _evaluation_spec(run, data, observers, image=None)
-        scorer = Scorer(run)
+        scorer = Scorer(run, scoring)
         return {
             split: streamed_split_predictions(
                 run,
@@ -187,7 +194,7 @@ def run_predictions(
             )
             for split in splits
         }
-    dataset, scorer = load_run_data(run, data, observers=observers, image=image)
+    dataset, scorer = load_run_data(run, data, observers=observers, image=image, scoring=scoring)
     return {
         split: split_predictions(dataset, scorer, split, observers=observers, image=image)
         for split in splits

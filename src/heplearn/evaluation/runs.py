@@ -15,6 +15,7 @@ from heplearn.evaluation.predictions import Predictions, data_summary
 from heplearn.evaluation.report import write_report
 from heplearn.evaluation.run_data import load_run_data, run_predictions
 from heplearn.evaluation.run_warnings import run_warnings
+from heplearn.inference import ScoringOptions
 from heplearn.run_directory import RunDirectory
 from heplearn.training.config import EvaluationConfig
 
@@ -45,8 +46,12 @@ def evaluate_run(
     run: RunDirectory,
     data: DatasetSpec | None = None,
     settings: EvaluationConfig | None = None,
+    scoring: ScoringOptions | None = None,
 ) -> RunEvaluation:
     """Write ``metrics.json``, ``plots/`` and ``report.html`` into the run directory.
+
+    ``scoring`` chooses the engine, batch or memory budget, device and precision with
+    which the run's model scores the data (:class:`heplearn.inference.ScoringOptions`).
 
     Metrics are quoted on the test split, with the training split for the overtraining
     checks; every metric and histogram uses the event weights. The warnings of
@@ -60,16 +65,20 @@ def evaluate_run(
     if task.kind == "regression" and config.data.target:
         class_names = [config.data.target]  # (names the axes of the parity plots)
     if task.kind == "anomaly":
-        dataset, scorer = load_run_data(run, data, observers=settings.observers)
+        dataset, scorer = load_run_data(run, data, observers=settings.observers, scoring=scoring)
         metrics, plots, predictions = evaluate_anomaly(run, dataset, scorer, settings)
         evaluation = Evaluation(metrics=metrics, plots=plots)
     elif task.kind == "generative":
-        dataset, scorer = load_run_data(run, data)
+        dataset, scorer = load_run_data(run, data, scoring=scoring)
         metrics, plots, predictions = evaluate_generative(run, dataset, scorer, settings)
         evaluation = Evaluation(metrics=metrics, plots=plots)
     else:
         predictions = run_predictions(
-            run, data, observers=settings.observers, image=_gallery_image(run, settings)
+            run,
+            data,
+            observers=settings.observers,
+            image=_gallery_image(run, settings),
+            scoring=scoring,
         )
         evaluation = evaluate_predictions(
             predictions["train"],

@@ -203,6 +203,7 @@ class EdgeConv(nn.Module):
         neighbour = features @ weight[:, width:].T
         edges = (centre.unsqueeze(2) + gather_neighbours(neighbour, index)).relu_()
         for layer, norm in zip(self.edge_layers, self.edge_norms, strict=True):
+            assert isinstance(layer, nn.Linear) and isinstance(norm, MaskedBatchNorm)
             edges = functional.linear(edges, *folded_linear(layer.weight, norm)).relu_()
         return edges
 

@@ -1,0 +1,153 @@
+"""Scoring: engines that agree, a batch chosen from the memory budget, devices that exist."""
+
+import numpy as np
+import pytest
+import torch
+import uproot
+from typer.testing import CliRunner
+
+from helpers import assert_one_line_error, run_config
+from heplearn.cli import app
+from heplearn.deploy.predict import predict_files
+from heplearn.errors import ConfigError, InputError
+from heplearn.inference import Scorer, ScoringOptions
+from heplearn.inference.devices import scoring_device
+from heplearn.inference.memory import MemoryCost, peak_bytes
+from heplearn.training.fit import train
+
+runner = CliRunner()
+VECTORS = {
+    "kind": "particles",
+    "columns": ["part_px", "part_py", "part_pz", "part_energy"],
+    "length": 30,
+    "sort_by": "part_pt",
+}
+# one tiny network of each exportable kind: tabular, image, set, graph, transformer
+MODELS = {
+    "mlp": {"name": "mlp", "inputs": ["jet"], "widths": [16]},
+    "cnn": {"name": "cnn", "inputs": ["image", "mass"], "filters": [4], "dense": [8]},
+    "pfn": {"name": "pfn", "inputs": ["particles", "jet"], "phi": [16, 16], "f": [16]},
+    "particlenet-lite": {
+        "name": "particlenet-lite",
+        "inputs": ["particles"],
+        "convs": [[8], [8]],
+        "fc": [8],
+        "k": 4,
+    },
+    "part-small": {
+        "name": "part-small",
+        "inputs": ["particles", "vectors"],
+        "vectors": "vectors",
+        "embed": [8],
+        "pair_embed": [8],
+        "heads": 2,
+        "particle_blocks": 1,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def top(generated_sample):
+    return generated_sample("top-vs-qcd", events=300, workers=2)
+
+
+def trained(top, tmp_path_factory, model):
+    config = run_config(top, MODELS[model], epochs=1, batch_size=128)
+    config["data"]["inputs"]["vectors"] = VECTORS
+    config["data"]["standardise"] = {"vectors": "none"}
+    return train(config, tmp_path_factory.mktemp("runs") / model)
+
+
+@pytest.fixture(scope="module")
+def particlenet(top, tmp_path_factory):
+    return trained(top, tmp_path_factory, "particlenet-lite")
+
+
+def sample_file(top):
+    return next(top.glob("*.root"))
+
+
+def scores_of(path):
+    return uproot.open(path)["Scores"].arrays(library="np")
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_the_onnx_engine_writes_the_friend_trees_of_the_torch_engine(top, tmp_path_factory, model):
+    run = trained(top, tmp_path_factory, model)
+    out = tmp_path_factory.mktemp("scores")
+    keep = ["event"]
+    eager = predict_files(run, [sample_file(top)], out / "torch", keep=keep)
+    onnx = predict_files(
+        run, [sample_file(top)], out / "onnx", keep=keep, scoring=ScoringOptions(engine="onnx")
+    )
+    assert onnx[0].entries == eager[0].entries > 0
+    assert onnx[0].output.name == eager[0].output.name
+    expected, found = scores_of(eager[0].output), scores_of(onnx[0].output)
+    assert sorted(found) == sorted(expected) == ["event", "score_qcd", "score_top"]
+    np.testing.assert_array_equal(found["event"], expected["event"])
+    np.testing.assert_allclose(found["score_top"], expected["score_top"], rtol=0, atol=1e-4)
+    assert np.ptp(expected["score_top"]) > 1e-3  # (not a comparison of constants)
+
+
+def test_a_small_budget_shrinks_the_batch_without_changing_the_scores(top, particlenet):
+    arrays = _standardised_test_arrays(particlenet)
+    roomy = Scorer(particlenet, ScoringOptions(memory_budget=2**30))
+    cost = roomy.memory_cost()
+    assert cost is not None and cost.per_event > 0
+    budget = 2 * (cost.fixed + 20 * cost.per_event)  # half of it for the forward pass
+    tight = Scorer(particlenet, ScoringOptions(memory_budget=budget))
+    assert tight.batch_size == cost.events_within(budget // 2) == 20
+    assert roomy.batch_size > len(arrays["label"])  # (one batch)
+    np.testing.assert_allclose(tight.scores(arrays), roomy.scores(arrays), rtol=0, atol=1e-6)
+    assert "events per batch" in tight.summary()
+
+
+def test_a_budget_too_small_for_one_event_is_refused(particlenet):
+    scorer = Scorer(particlenet, ScoringOptions(memory_budget=1000))
+    with pytest.raises(ConfigError, match="--memory-budget"):
+        _ = scorer.batch_size
+
+
+def test_the_measured_cost_predicts_the_peak_of_a_larger_batch(particlenet):
+    scorer = Scorer(particlenet, ScoringOptions(batch_size=1))
+    cost = scorer.memory_cost()
+    assert isinstance(cost, MemoryCost)
+    measured = peak_bytes(lambda: scorer._probe(200), torch.device("cpu"))
+    predicted = cost.fixed + cost.per_event * 200
+    assert 0.8 * measured <= predicted <= 1.25 * measured
+
+
+def test_a_bdt_cannot_use_the_onnx_engine_and_says_so(top, tmp_path):
+    run = train(run_config(top, {"name": "bdt", "inputs": ["jet"]}), tmp_path / "bdt")
+    with pytest.raises(InputError, match="--engine torch"):
+        Scorer(run, ScoringOptions(engine="onnx"))
+
+
+def test_devices_that_are_not_there_are_refused():
+    assert scoring_device("cpu", "1").type == "cpu"
+    assert scoring_device("auto", "auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            scoring_device("gpu")
+    with pytest.raises(ConfigError, match="one device per process"):
+        scoring_device("cpu", "2")
+    with pytest.raises(ConfigError, match="--accelerator must be one of"):
+        scoring_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_a_gpu_request_without_a_gpu_is_one_line(particlenet, top, tmp_path, command):
+    arguments = [command, str(particlenet.path)]
+    if command == "predict":
+        arguments += [str(sample_file(top)), "--out", str(tmp_path / "out")]
+    result = runner.invoke(app, [*arguments, "--accelerator", "gpu"])
+    assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU")
+    assert not (tmp_path / "out").exists()
+
+
+def _standardised_test_arrays(run):
+    from heplearn.data.dataset import load_dataset
+
+    config = run.config()
+    return load_dataset(config.model_data(), config.seed, run.preprocessing()).arrays("test")
