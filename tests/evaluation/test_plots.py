@@ -178,6 +178,13 @@ def test_training_curves_with_and_without_auc() -> None:
         training_curves_figure([{"epoch": 0, "val_auc": 0.9}])
 
 
+def test_training_curves_count_epochs_from_one() -> None:
+    history = [{"epoch": e, "train_loss": 1 / (e + 1)} for e in range(3)]
+    (axes,) = training_curves_figure(history).axes
+    assert axes.get_xlabel() == "Epoch"
+    np.testing.assert_array_equal(axes.get_lines()[0].get_xdata(), [1, 2, 3])
+
+
 def test_read_history_csv(tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     path.write_text("epoch,train_loss,val_loss,val_auc\n0,0.7,0.72,\n1,0.5,0.55,0.91\n")

@@ -125,6 +125,15 @@ def test_report_fetches_nothing(report: tuple[Path, int]) -> None:
     assert "@import" not in text
 
 
+def test_a_history_of_one_record_draws_no_training_panel(tmp_path: Path) -> None:
+    one = [{"epoch": 0, "train_loss": 0.2, "val_loss": 0.3, "val_auc": 0.9}]
+    text = write_report(tmp_path / "one.html", title="t", history=one).read_text()
+    assert "<h2>Training</h2>" not in text
+    iterations = [{"iteration": i, "train_loss": 1 / i, "val_loss": 1.1 / i} for i in (1, 2, 3)]
+    text = write_report(tmp_path / "bdt.html", title="t", history=iterations).read_text()
+    assert "Loss per boosting iteration" in text
+
+
 def test_report_refuses_a_figure_that_is_not_png(tmp_path: Path) -> None:
     fake = tmp_path / "plot.png"
     fake.write_text("not an image")

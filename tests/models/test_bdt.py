@@ -233,3 +233,15 @@ def test_xgboost_backend_options(monkeypatch: pytest.MonkeyPatch, early_stopping
         assert fitted["eval_set"] is None
         assert len(fitted["X"]) == 600
     assert model.predict_proba(features).shape == (600, 2)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_staged_predictions_end_at_the_fitted_model(task: str) -> None:
+    features, labels = _separable()
+    target = labels if task == "classification" else features[:, 0] + labels.astype(float)
+    model = BoostedDecisionTrees(FAST, n_outputs=1).fit(features, target)
+    stages = list(model.staged_predictions(features))
+    assert len(stages) == model.estimator_.n_iter_ == 20
+    final = model.predict_proba(features) if task == "classification" else model.predict(features)
+    np.testing.assert_allclose(stages[-1], final)
+    assert not np.allclose(stages[0], stages[-1])

@@ -55,6 +55,7 @@ REJECTION_LABEL = r"Background rejection $1/\varepsilon_B$"
 _SAVE_OPTIONS: dict[str, Any] = {"dpi": 100, "bbox_inches": "tight"}
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 _MAX_CURVE_POINTS = 2000
+_MOST_MARKERS = 30  # (longer training curves are drawn as lines only)
 AXIS_LABELS_KEY = "Axis labels"
 """The PNG text chunk in which :func:`save_figure` records the axis labels."""
 
@@ -693,13 +694,17 @@ def read_history(path: Path) -> list[dict[str, float]]:
 
 
 def training_curves_figure(history: Sequence[Mapping[str, float]], *, style: str = "CMS") -> Figure:
-    """Training and validation loss per epoch, and the validation AUC when recorded.
+    """Training and validation loss per epoch (or boosting iteration), and the validation AUC.
+
+    Epochs are drawn counted from 1, as the progress bar counts them (``history.csv``
+    counts from 0, as Lightning does); a BDT's records count boosting iterations.
 
     Parameters
     ----------
     history : sequence of mapping
         One record per epoch with ``train_loss`` and/or ``val_loss``, optionally ``epoch``
-        (else the record's position) and ``val_auc``; see :func:`read_history` for CSV.
+        (else the record's position) or ``iteration`` (a BDT's boosting iterations, from
+        1), and ``val_auc``; see :func:`read_history` for CSV.
     style : str
         mplhep style name.
 
@@ -724,23 +729,28 @@ def training_curves_figure(history: Sequence[Mapping[str, float]], *, style: str
     losses = {label: values for label, values in losses.items() if np.any(np.isfinite(values))}
     if not losses:
         raise InputError("the training history records neither 'train_loss' nor 'val_loss'")
-    epochs = (
-        column("epoch") if any("epoch" in record for record in history) else np.arange(len(history))
-    )
+    if any("iteration" in record for record in history):
+        steps, step_label = column("iteration"), "Boosting iteration"
+    elif any("epoch" in record for record in history):
+        steps, step_label = column("epoch") + 1, "Epoch"
+    else:
+        steps, step_label = np.arange(1, len(history) + 1), "Epoch"
+    marker = "o" if len(history) <= _MOST_MARKERS else None
     auc = column("val_auc")
     figure = StyledFigure(style)
     with figure.style_context():
-        if np.any(np.isfinite(auc)):
+        if np.sum(np.isfinite(auc)) > 1:
             loss_axes, auc_axes = figure.subplots(2, 1, sharex=True, gridspec_kw={"hspace": 0.08})
-            auc_axes.plot(epochs, auc, marker="o", color=_colours()[2])
+            auc_axes.plot(steps, auc, marker=marker, color=_colours()[2])
             auc_axes.set_ylabel("Validation AUC")
-            auc_axes.set_xlabel("Epoch")
+            auc_axes.set_xlabel(step_label)
             loss_axes.tick_params(labelbottom=False)
         else:
             loss_axes = figure.subplots()
-            loss_axes.set_xlabel("Epoch")
+            loss_axes.set_xlabel(step_label)
+        loss_axes.xaxis.get_major_locator().set_params(integer=True)
         for label, values in losses.items():
-            loss_axes.plot(epochs, values, marker="o", label=label)
+            loss_axes.plot(steps, values, marker=marker, label=label)
         loss_axes.set_ylabel("Loss")
         loss_axes.legend()
     return figure

@@ -255,8 +255,9 @@ def write_report(
         Rows of the data table, e.g. from
         :func:`heplearn.evaluation.predictions.data_summary`.
     history : sequence of mapping, optional
-        Training history, one record per epoch (see
-        :func:`heplearn.evaluation.plots.training_curves_figure`); drawn as a figure.
+        Training history, one record per epoch or boosting iteration (see
+        :func:`heplearn.evaluation.plots.training_curves_figure`); drawn as a figure when
+        it has more than one record.
     metrics : mapping, optional
         Metrics, shown as a flat table (see :func:`metric_rows`).
     figures : sequence of SavedPlot or Path
@@ -292,9 +293,10 @@ def write_report(
         sections.append(("Data", _html_table(*table_cells(data_summary))))
     for heading, table in (extra_tables or {}).items():
         sections.append((heading, _html_table(*table_cells(table))))
-    if history:
+    if history and len(history) > 1:  # (one point is no curve)
         curves = png_bytes(training_curves_figure(history, style=style))
-        caption = "Loss per epoch on the training and validation data (and validation AUC)."
+        step = "boosting iteration" if "iteration" in history[0] else "epoch"
+        caption = f"Loss per {step} on the training and validation data (and validation AUC)."
         sections.append(("Training", f'<div class="figures">{_figure_html(curves, caption)}</div>'))
     if figures:
         embedded = "".join(_figure_html(*_figure_png(figure)) for figure in figures)

@@ -85,7 +85,7 @@ def few_events_warnings(metrics: Mapping[str, Any]) -> list[str]:
 
 
 def convergence_warnings(history: Sequence[Mapping[str, float]]) -> list[str]:
-    """Whether the best validation loss or AUC is at the last epoch of a training."""
+    """Whether the best validation loss or AUC is at the last epoch (or boosting iteration)."""
     if len(history) < MIN_EPOCHS:
         return []
     improving = []
@@ -98,6 +98,11 @@ def convergence_warnings(history: Sequence[Mapping[str, float]]) -> list[str]:
             improving.append(trend)
     if not improving:
         return []
+    if any("iteration" in row for row in history):  # (a BDT: one row per boosting iteration)
+        return [
+            f"not converged: boosting stopped at iteration {len(history)} with the validation "
+            f"{' and '.join(improving)}; raise model.max_iter or set model.early_stopping"
+        ]
     return [
         f"not converged: training stopped at epoch {len(history)} with the validation "
         f"{' and '.join(improving)}; train longer (training.epochs) or with early stopping"

@@ -15,6 +15,7 @@ backend they are an error.
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -215,7 +216,10 @@ class BoostedDecisionTrees:
         self._check_fitted("predict_proba")
         if self.task_ != "classification":
             raise ConfigError("predict_proba needs a classification bdt; use predict")
-        probabilities = self.estimator_.predict_proba(self._checked_features(X))
+        return self._all_classes(self.estimator_.predict_proba(self._checked_features(X)))
+
+    def _all_classes(self, probabilities: np.ndarray) -> np.ndarray:
+        """Probabilities with a column for every class, also those absent from the fit."""
         full = np.zeros((len(probabilities), self.n_classes))
         full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
         return full
@@ -226,6 +230,36 @@ class BoostedDecisionTrees:
         if self.task_ == "classification":
             return np.argmax(self.predict_proba(X), axis=1)
         return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
+
+    def staged_predictions(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """The model after each boosting iteration: what ``predict_proba`` (classification)
+        or ``predict`` (regression) gives with the first 1, 2, ... trees.
+
+        Parameters
+        ----------
+        X : ndarray
+            Features ``(events, features)``.
+
+        Yields
+        ------
+        ndarray
+            ``(events, n_classes)`` probabilities, or ``(events,)`` predictions.
+        """
+        self._check_fitted("staged_predictions")
+        X = self._checked_features(X)
+        classification = self.task_ == "classification"
+        if hasattr(self.estimator_, "staged_predict"):  # scikit-learn
+            stages = (
+                self.estimator_.staged_predict_proba(X)
+                if classification
+                else self.estimator_.staged_predict(X)
+            )
+        else:  # xgboost: the first i trees
+            method = self.estimator_.predict_proba if classification else self.estimator_.predict
+            trees = self.estimator_.get_booster().num_boosted_rounds()
+            stages = (method(X, iteration_range=(0, i)) for i in range(1, trees + 1))
+        for stage in stages:
+            yield self._all_classes(stage) if classification else np.asarray(stage, np.float64)
 
     def save(self, path: Path | str) -> None:
         """Write the fitted model with ``joblib`` (a pickle), atomically.

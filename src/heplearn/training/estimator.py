@@ -20,8 +20,9 @@ from heplearn.training.task import Task
 def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     """Fit the estimator of ``config`` with event weights and fill the run directory.
 
-    The history holds one row: the weighted losses of the fitted model on the training
-    and validation splits, and the validation AUC.
+    The history holds one row per boosting iteration: the weighted losses of the model
+    with that many trees on the training and validation splits; the last row also holds
+    the validation AUC and the time taken.
     """
     started = time.perf_counter()
     data = RunDataModule(config)
@@ -34,18 +35,24 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     train, validation = data.arrays("train"), data.arrays("validation")
     model.fit(tabular_matrix(train, schema), train["label"], sample_weight=train["weight"])
 
-    row = {"epoch": 0.0}
-    for split, arrays in (("train", train), ("val", validation)):
-        outputs = _outputs(model, task, tabular_matrix(arrays, schema))
-        labels, weights = torch.from_numpy(arrays["label"]), torch.from_numpy(arrays["weight"])
-        row[f"{split}_loss"] = float(task.weighted_loss(outputs, labels, weights))
-        if split == "val" and task.kind != "regression":
-            row["val_auc"] = epoch_auc(
-                task.scores(outputs).numpy(), arrays["label"], arrays["weight"]
-            )
+    splits = {"train": train, "val": validation}
+    stages = [model.staged_predictions(tabular_matrix(a, schema)) for a in splits.values()]
+    rows: list[dict[str, float]] = []
+    for iteration, predictions in enumerate(zip(*stages, strict=True), start=1):
+        row = {"iteration": float(iteration)}
+        for (split, arrays), predicted in zip(splits.items(), predictions, strict=True):
+            outputs = _outputs(task, predicted)
+            labels, weights = torch.from_numpy(arrays["label"]), torch.from_numpy(arrays["weight"])
+            row[f"{split}_loss"] = float(task.weighted_loss(outputs, labels, weights))
+        rows.append(row)
+    row = rows[-1]
+    if task.kind != "regression":  # (outputs: the validation split with every tree)
+        row["val_auc"] = epoch_auc(
+            task.scores(outputs).numpy(), validation["label"], validation["weight"]
+        )
     row["seconds"] = time.perf_counter() - started
     history = History(run.path / HISTORY)
-    history.rows = [row]
+    history.rows = rows
     history.write()
     save_estimator(model, run.path / ESTIMATOR)
     run.update_info(
@@ -56,11 +63,12 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     )
 
 
-def _outputs(model: object, task: Task, features: np.ndarray) -> torch.Tensor:
-    """The estimator's predictions as the logits (or values) a network would give."""
+def _outputs(task: Task, predictions: np.ndarray) -> torch.Tensor:
+    """The estimator's predictions (probabilities or values) as the logits (or values) a
+    network would give."""
     if task.kind == "regression":
-        return torch.from_numpy(np.asarray(model.predict(features), np.float64)[:, None])  # type: ignore[attr-defined]
-    probabilities = np.clip(model.predict_proba(features), 1e-7, 1 - 1e-7)  # type: ignore[attr-defined]
+        return torch.from_numpy(np.asarray(predictions, np.float64)[:, None])
+    probabilities = np.clip(predictions, 1e-7, 1 - 1e-7)
     if task.kind == "binary":
         p = probabilities[:, 1]
         return torch.from_numpy(np.log(p / (1 - p))[:, None])

@@ -8,7 +8,7 @@ import lightning as L
 
 from heplearn.files import write_text_atomic
 
-COLUMNS = ("epoch", "train_loss", "val_loss", "val_auc", "lr", "seconds")
+COLUMNS = ("epoch", "iteration", "train_loss", "val_loss", "val_auc", "lr", "seconds")
 
 
 class History(L.Callback):
