@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.metrics import (
     RocCurve,
+    WorkingPoint,
     background_rejection,
     bin_edges,
     binned_efficiency,
@@ -165,6 +166,24 @@ def test_efficiency_and_sculpting_figures(binary_predictions: Factory) -> None:
         cut=cut,
     )
     assert len(sculpting.axes[0].get_legend().get_texts()) == 2
+
+
+def test_efficiency_error_bars_at_zero_and_one_and_sparse_bins() -> None:
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    values = np.repeat([0.5, 1.5, 2.5], [10, 10, 2])  # the last bin: two events only
+    signal = binned_efficiency(values, np.ones(22, bool), np.ones(22), edges)  # ε_S = 1
+    passes = np.repeat([True, False, True], [10, 10, 2])  # ε_B = 1, 0, (1)
+    background = binned_efficiency(values, passes, np.ones(22), edges)
+    cut = WorkingPoint(0.5, 0.5, 0.5, 0.1, 0.8)
+    top, bottom = efficiency_figure(signal, background, observer="x", cut=cut).axes
+    points, _, (*_, bars) = top.containers[0]  # (x bars, then y bars)
+    np.testing.assert_array_equal(points.get_xdata(), [0.5, 1.5])  # (the sparse bin: not drawn)
+    lower_ends = [segment[0][1] for segment in bars.get_segments()]
+    np.testing.assert_allclose(lower_ends, 0.15865 ** (1 / 10), rtol=1e-3)  # Clopper–Pearson
+    assert "1 bin with < 5 signal events not drawn" in top.get_legend().get_texts()[0].get_text()
+    legend = [text.get_text() for text in bottom.get_legend().get_texts()]
+    assert any("no background passes" in text for text in legend)
+    assert any("1 bin with < 5 background events not drawn" in text for text in legend)
 
 
 def test_training_curves_with_and_without_auc() -> None:

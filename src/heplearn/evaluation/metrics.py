@@ -39,11 +39,15 @@ from functools import partial
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import kolmogorov
+from scipy.stats import beta
 
 from heplearn.errors import ConfigError, InputError
 
 SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.3, 0.5, 0.8)
 """The signal efficiencies at which background rejections are reported."""
+
+ONE_SIGMA = 0.6827
+"""Coverage of a one-standard-deviation interval (error bars of efficiencies)."""
 
 
 @dataclass(frozen=True)
@@ -595,11 +599,40 @@ class BinnedEfficiency:
     uncertainty : numpy.ndarray
         ``(B,)`` standard error for weighted events,
         ``√(Σ_pass w² (1−ε)² + Σ_fail w² ε²) / Σw``.
+    effective_events : numpy.ndarray
+        ``(B,)`` Kish effective number of events ``(Σw)² / Σw²``; 0 in empty bins.
     """
 
     bin_edges: np.ndarray
     efficiency: np.ndarray
     uncertainty: np.ndarray
+    effective_events: np.ndarray
+
+    def interval(self, confidence: float = ONE_SIGMA) -> tuple[np.ndarray, np.ndarray]:
+        """Clopper–Pearson central interval of the efficiency in each bin.
+
+        Computed on the effective counts (``k = ε n_eff`` of ``n_eff``), so it is exact
+        for unweighted events and stays inside [0, 1], with a finite width at ε = 0 and
+        ε = 1 where the standard error vanishes.
+
+        Parameters
+        ----------
+        confidence : float
+            Coverage of the interval; by default 68.3 % (one standard deviation).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(low, high)`` per bin; NaN in empty bins.
+        """
+        total = self.effective_events
+        passing = np.nan_to_num(self.efficiency) * total
+        tail = (1 - confidence) / 2
+        filled = total > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low = np.where(passing > 0, beta.ppf(tail, passing, total - passing + 1), 0.0)
+            high = np.where(passing < total, beta.ppf(1 - tail, passing + 1, total - passing), 1.0)
+        return np.where(filled, low, np.nan), np.where(filled, high, np.nan)
 
     def inverse(self) -> tuple[np.ndarray, np.ndarray]:
         """``1/ε`` and its uncertainty ``σ/ε²``: ``inf`` where ε ≤ 0, NaN in empty bins."""
@@ -653,7 +686,9 @@ def binned_efficiency(
         out=np.full_like(total, np.nan),
         where=filled,
     )
-    return BinnedEfficiency(edges, efficiency, uncertainty)
+    squares = passing_squares + failing_squares
+    effective = np.divide(total**2, squares, out=np.zeros_like(total), where=filled & (squares > 0))
+    return BinnedEfficiency(edges, efficiency, uncertainty, effective)
 
 
 def binned_mean_and_spread(

@@ -55,6 +55,9 @@ REJECTION_LABEL = r"Background rejection $1/\varepsilon_B$"
 _SAVE_OPTIONS: dict[str, Any] = {"dpi": 100, "bbox_inches": "tight"}
 _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 _MAX_CURVE_POINTS = 2000
+MIN_BIN_EVENTS = 5.0
+"""Effective events a bin needs to be drawn in an efficiency plot (fewer make spikes)."""
+_LONGEST_BAR = 10.0  # (an upper error bar of a rejection is cut at 10x the value)
 _MOST_MARKERS = 30  # (longer training curves are drawn as lines only)
 AXIS_LABELS_KEY = "Axis labels"
 """The PNG text chunk in which :func:`save_figure` records the axis labels."""
@@ -554,6 +557,11 @@ def efficiency_figure(
 ) -> Figure:
     """Signal efficiency (top) and background rejection (bottom, log y) in bins of a variable.
 
+    Error bars are 68 % Clopper–Pearson intervals on the effective counts, so a bin where
+    every (or no) event passes gets a bar too; a bin where no background passes shows the
+    lower end of the rejection's interval as an arrow. Bins with fewer than
+    :data:`MIN_BIN_EVENTS` effective events are not drawn, and the legend says how many.
+
     Parameters
     ----------
     signal, background : BinnedEfficiency
@@ -571,34 +579,74 @@ def efficiency_figure(
         Two axes sharing the x axis.
     """
     centres, half_widths = _centres_and_half_widths(signal.bin_edges)
-    rejection, rejection_error = background.inverse()
+    signal_shown = signal.effective_events >= MIN_BIN_EVENTS
+    background_shown = background.effective_events >= MIN_BIN_EVENTS
+    low, high = signal.interval()
+    background_low, background_high = background.interval()
+    with np.errstate(divide="ignore"):
+        rejection = np.where(background.efficiency > 0, 1 / background.efficiency, np.nan)
+        rejection_low, rejection_high = 1 / background_high, 1 / background_low
+    limit = background_shown & (background.efficiency == 0)  # (no background passes)
     figure = StyledFigure(style)
     with figure.style_context():
         top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"hspace": 0.08})
         top.errorbar(
-            centres,
-            signal.efficiency,
-            xerr=half_widths,
-            yerr=signal.uncertainty,
+            centres[signal_shown],
+            signal.efficiency[signal_shown],
+            xerr=half_widths[signal_shown],
+            yerr=[
+                (signal.efficiency - low)[signal_shown],
+                (high - signal.efficiency)[signal_shown],
+            ],
             fmt="o",
-            label=_cut_label(cut),
+            label=_cut_label(cut) + _few_events_note(signal, "signal"),
         )
         top.set_ylabel(r"$\varepsilon_S$")
         top.set_ylim(0, 1.05)
         top.legend(fontsize="small")
         top.tick_params(labelbottom=False)
+        colour = _colours()[1]
+        measured = background_shown & ~limit
         bottom.errorbar(
-            centres,
-            _finite_or_nan(rejection),
-            xerr=half_widths,
-            yerr=_finite_or_nan(rejection_error),
+            centres[measured],
+            rejection[measured],
+            xerr=half_widths[measured],
+            yerr=[
+                (rejection - rejection_low)[measured],
+                np.minimum(rejection_high - rejection, _LONGEST_BAR * rejection)[measured],
+            ],
             fmt="s",
-            color=_colours()[1],
+            color=colour,
+            label=_few_events_note(background, "background").removeprefix("; ") or None,
         )
+        if np.any(limit):
+            bottom.errorbar(
+                centres[limit],
+                rejection_low[limit],
+                xerr=half_widths[limit],
+                yerr=rejection_low[limit] * 0.5,
+                lolims=True,
+                fmt="none",
+                ecolor=colour,
+                label="no background passes: lower end of the 68 % interval",
+            )
         bottom.set_yscale("log")
         bottom.set_ylabel(r"$1/\varepsilon_B$")
         bottom.set_xlabel(observer)
+        if bottom.get_legend_handles_labels()[1]:
+            bottom.legend(fontsize="x-small")
     return figure
+
+
+def _few_events_note(efficiency: BinnedEfficiency, sample: str) -> str:
+    """``; 3 bins with < 5 signal events not drawn`` (empty when every filled bin is drawn)."""
+    sparse = int(
+        np.sum((efficiency.effective_events > 0) & (efficiency.effective_events < MIN_BIN_EVENTS))
+    )
+    if not sparse:
+        return ""
+    bins = "bin" if sparse == 1 else "bins"
+    return f"; {sparse} {bins} with < {MIN_BIN_EVENTS:g} {sample} events not drawn"
 
 
 def sculpting_figure(
