@@ -113,8 +113,11 @@ def column_name(key: str) -> str:
     Returns
     -------
     str
-        The header; unknown keys with spaces for underscores, first letter capitalised.
+        The header; unknown keys with spaces for underscores, first letter capitalised;
+        a key that holds a space already is a header written for people, kept as it is.
     """
+    if " " in key:
+        return key
     if match := re.fullmatch(r"rejection_([0-9.]+)", key):
         return rejection_name(match[1])
     if key in _SCALARS:

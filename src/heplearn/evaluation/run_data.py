@@ -6,6 +6,7 @@ import numpy as np
 
 from heplearn.data.dataset import Dataset, load_dataset
 from heplearn.data.loaders import StreamingDataset
+from heplearn.data.processing import ChunkProcessor
 from heplearn.data.spec import DatasetSpec, TabularInput
 from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.predictions import Predictions
@@ -217,3 +218,10 @@ def _model_inputs_of(run: RunDirectory, spec: DatasetSpec) -> DatasetSpec:
     inputs = {name: spec.inputs[name] for name in expected}
     standardise = {k: v for k, v in spec.standardise.items() if k in expected}
     return spec.model_copy(update={"inputs": inputs, "standardise": standardise})
+
+
+def evaluation_columns(
+    run: RunDirectory, data: DatasetSpec | None = None, observers: Sequence[str] = ()
+) -> set[str]:
+    """The branches that :func:`run_predictions` reads from the files of ``data``."""
+    return ChunkProcessor(_evaluation_spec(run, data, observers, None), 0).required_columns

@@ -1,10 +1,11 @@
 """Evaluating and comparing run directories: metrics, plots and reports of their predictions."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from heplearn.data.spec import DatasetSpec
+from heplearn.data.weight_diagnostics import diagnostics_by_class, diagnostics_rows
 from heplearn.errors import ConfigError
 from heplearn.evaluation.anomaly import evaluate_anomaly
 from heplearn.evaluation.compare import Comparison, compare_runs
@@ -13,6 +14,7 @@ from heplearn.evaluation.generative import evaluate_generative
 from heplearn.evaluation.limits import with_quoted_rejections
 from heplearn.evaluation.predictions import Predictions, data_summary
 from heplearn.evaluation.report import write_report
+from heplearn.evaluation.robustness import robustness, variation_predictions
 from heplearn.evaluation.run_data import load_run_data, run_predictions
 from heplearn.evaluation.run_warnings import run_warnings
 from heplearn.inference import ScoringOptions
@@ -46,12 +48,18 @@ def evaluate_run(
     run: RunDirectory,
     data: DatasetSpec | None = None,
     settings: EvaluationConfig | None = None,
+    variations: Mapping[str, DatasetSpec] | None = None,
     scoring: ScoringOptions | None = None,
 ) -> RunEvaluation:
     """Write ``metrics.json``, ``plots/`` and ``report.html`` into the run directory.
 
     ``scoring`` chooses the engine, batch or memory budget, device and precision with
     which the run's model scores the data (:class:`heplearn.inference.ScoringOptions`).
+
+    A classifier's report and metrics also describe its event weights per split and class
+    (``weights``: Kish effective size, negative and largest weights). ``variations``
+    (binary runs) adds the robustness to each generator variation (``robustness``, see
+    :mod:`heplearn.evaluation.robustness`).
 
     Metrics are quoted on the test split, with the training split for the overtraining
     checks; every metric and histogram uses the event weights. The warnings of
@@ -93,6 +101,33 @@ def evaluate_run(
             seed=config.seed,
             labels=(data or config.data).variable_labels(),
         )
+    tables = {}
+    if task.kind in ("binary", "multiclass"):
+        weights = {
+            split: diagnostics_by_class(part.weights, part.labels, class_names)
+            for split, part in predictions.items()
+        }
+        evaluation.metrics["weights"] = {
+            split: {name: entry.as_dict() for name, entry in groups.items()}
+            for split, groups in weights.items()
+        }
+        tables["Event weights (test split)"] = diagnostics_rows(weights["test"])
+    if variations:
+        if task.kind != "binary":
+            raise ConfigError(f"--variation needs a binary run; {run.path} is {task.kind}")
+        robust = robustness(
+            predictions["test"],
+            variation_predictions(run, variations, settings.observers),
+            class_names,
+            run.path / "plots",
+            working_point=settings.working_point,
+            resamples=settings.bootstrap,
+            seed=config.seed,
+            style=settings.style,
+        )
+        evaluation.metrics["robustness"] = robust.metrics
+        evaluation.plots.extend(robust.plots)
+        tables["Robustness to generator variations (variation − nominal)"] = robust.rows
     history = run.history()
     warnings = run_warnings(evaluation.metrics, history)
     evaluation.metrics["warnings"] = warnings
@@ -104,8 +139,13 @@ def evaluate_run(
         data_summary=data_summary(predictions, task.kind, class_names),
         history=history,
         metrics=with_quoted_rejections(
-            {key: value for key, value in evaluation.metrics.items() if key != "warnings"}
+            {
+                key: value
+                for key, value in evaluation.metrics.items()
+                if key not in ("warnings", "weights", "robustness")
+            }
         ),
+        extra_tables=tables,
         figures=evaluation.plots,
         style=settings.style,
         warnings=warnings,
