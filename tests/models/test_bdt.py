@@ -27,15 +27,17 @@ def _separable(events: int = 600, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return features, labels
 
 
-def test_defaults_are_scikit_learns() -> None:
+def test_defaults_are_regularised_and_stop_early() -> None:
     params = model_params({"name": "bdt"})
     assert params == BDTParams(
-        max_iter=100,
+        max_iter=1000,
         learning_rate=0.1,
         max_depth=None,
-        max_leaf_nodes=31,
-        l2_regularization=0.0,
-        early_stopping="auto",
+        max_leaf_nodes=4,
+        min_leaf_fraction=0.025,
+        l2_regularization=1.0,
+        early_stopping=True,
+        n_iter_no_change=10,
         validation_fraction=0.1,
         backend="sklearn",
     )

@@ -33,20 +33,48 @@ _AUTO_EARLY_STOPPING_EVENTS = 10_000
 
 
 class BDTParams(ModelParams):
-    """Parameters of ``bdt``; the defaults are scikit-learn's."""
+    """Parameters of ``bdt``.
+
+    The defaults keep a BDT on few inputs from learning the training sample's
+    fluctuations, close to TMVA's gradient-boosted BDTG: small trees (4 leaves, as
+    TMVA's depth 2), leaves of at least 2.5 % of the training events, an L2 penalty on
+    leaf values, and boosting that stops once the loss on the run's validation split has
+    not improved for ``n_iter_no_change`` iterations (``max_iter`` is only a ceiling). On
+    the top-vs-qcd soft-drop mass + τ32 config with 360 training jets they give train and
+    test AUCs 0.963 and 0.950, where scikit-learn's defaults (31 leaves, no early
+    stopping, 200 trees) give 1.000 and 0.93 (``tests/models/test_bdt_overtraining.py``).
+    """
 
     name: Literal["bdt"] = "bdt"
     backend: Literal["sklearn", "xgboost"] = "sklearn"
-    max_iter: PositiveInt = Field(100, description="boosting iterations (trees per output)")
+    max_iter: PositiveInt = Field(
+        1000, description="boosting iterations at most (trees per output); early stopping ends"
+    )
     learning_rate: float = Field(0.1, gt=0, description="shrinkage of every tree")
     max_depth: PositiveInt | None = Field(None, description="depth limit; none: unlimited")
-    max_leaf_nodes: int | None = Field(31, ge=2, description="leaves per tree; none: unlimited")
-    l2_regularization: float = Field(0.0, ge=0, description="L2 penalty on leaf values")
+    max_leaf_nodes: int | None = Field(4, ge=2, description="leaves per tree; none: unlimited")
+    min_leaf_fraction: float = Field(
+        0.025,
+        ge=0,
+        lt=0.5,
+        description="smallest leaf, as a fraction of the training events (at least 20 events; "
+        "sklearn backend)",
+    )
+    l2_regularization: float = Field(1.0, ge=0, description="L2 penalty on leaf values")
     early_stopping: Literal["auto"] | bool = Field(
-        "auto", description="stop when the validation loss stalls; auto: above 10000 events"
+        True,
+        description="stop when the validation loss stalls (on the run's validation split); "
+        "auto: only above 10000 events",
+    )
+    n_iter_no_change: PositiveInt = Field(
+        _N_ITER_NO_CHANGE, description="early stopping: iterations without improvement"
     )
     validation_fraction: float = Field(
-        0.1, gt=0, lt=1, description="training events held out for early stopping"
+        0.1,
+        gt=0,
+        lt=1,
+        description="training events held out for early stopping when no validation "
+        "events are given (the Python API without a run)",
     )
 
 
@@ -158,7 +186,14 @@ class BoostedDecisionTrees:
         """Classes of a classification: ``max(2, n_outputs)``."""
         return max(2, self.n_outputs)
 
-    def fit(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> Self:
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        validation: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    ) -> Self:
         """Train on ``X`` ``(events, features)`` and labels or targets ``y`` ``(events,)``.
 
         Parameters
@@ -169,6 +204,9 @@ class BoostedDecisionTrees:
             Integer class labels, or floating-point regression targets.
         sample_weight : ndarray, optional
             Event weights; negative ones are allowed with the sklearn backend.
+        validation : tuple of (X, y, sample_weight), optional
+            Events that early stopping watches (a run passes its validation split); without
+            them, early stopping holds out ``validation_fraction`` of the training events.
 
         Returns
         -------
@@ -200,10 +238,18 @@ class BoostedDecisionTrees:
             raise ConfigError(f"a bdt regresses one target, not n_outputs={self.n_outputs}")
         else:
             y = y.astype(np.float64)
+        held_out = self._checked_validation(validation, task, params) if validation else None
         if params.backend == "xgboost":
-            estimator = self._fit_xgboost(params, task, X, y, weight)
+            estimator = self._fit_xgboost(params, task, X, y, weight, held_out)
         else:
-            estimator = self._sklearn_estimator(params, task).fit(X, y, sample_weight=weight)
+            estimator = self._sklearn_estimator(params, task, len(y))
+            if held_out is not None and estimator.early_stopping is True:
+                X_val, y_val, w_val = held_out
+                estimator.fit(
+                    X, y, sample_weight=weight, X_val=X_val, y_val=y_val, sample_weight_val=w_val
+                )
+            else:
+                estimator.fit(X, y, sample_weight=weight)
         self.estimator_ = estimator
         self.task_ = task
         self.n_features_in_ = X.shape[1]
@@ -334,6 +380,25 @@ class BoostedDecisionTrees:
             )
         return weight
 
+    def _checked_validation(
+        self,
+        validation: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        task: str,
+        params: BDTParams,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        X_val, y_val, w_val = validation
+        X_val = np.asarray(X_val, dtype=np.float64)
+        y_val = np.asarray(y_val).reshape(-1)
+        if X_val.ndim != 2 or len(X_val) != len(y_val) or len(y_val) == 0:
+            raise InputError(
+                f"validation X must be (events, features) with one y per event; got "
+                f"{X_val.shape}, {y_val.shape}"
+            )
+        y_val = self._checked_labels(y_val) if task == "classification" else y_val.astype(float)
+        if w_val is not None:
+            w_val = self._checked_weight(w_val, len(y_val), params)
+        return X_val, y_val, w_val
+
     def _checked_features(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
@@ -346,22 +411,26 @@ class BoostedDecisionTrees:
         if not hasattr(self, "estimator_"):
             raise ConfigError(f"call fit before {method}: this bdt is not trained")
 
-    def _sklearn_estimator(self, params: BDTParams, task: str) -> Any:
+    def _sklearn_estimator(self, params: BDTParams, task: str, events: int) -> Any:
         ensemble = _sklearn_ensemble()
         kind = (
             ensemble.HistGradientBoostingClassifier
             if task == "classification"
             else ensemble.HistGradientBoostingRegressor
         )
+        early_stopping = params.early_stopping
+        if early_stopping == "auto":
+            early_stopping = events > _AUTO_EARLY_STOPPING_EVENTS
         return kind(
             max_iter=params.max_iter,
             learning_rate=params.learning_rate,
             max_depth=params.max_depth,
             max_leaf_nodes=params.max_leaf_nodes,
+            min_samples_leaf=min_leaf_events(params, events),
             l2_regularization=params.l2_regularization,
-            early_stopping=params.early_stopping,
+            early_stopping=early_stopping,
             validation_fraction=params.validation_fraction,
-            n_iter_no_change=_N_ITER_NO_CHANGE,
+            n_iter_no_change=params.n_iter_no_change,
             random_state=self.random_state,
         )
 
@@ -372,6 +441,7 @@ class BoostedDecisionTrees:
         X: np.ndarray,
         y: np.ndarray,
         weight: np.ndarray | None,
+        held_out: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     ) -> Any:
         xgboost = _xgboost()
         stop = params.early_stopping
@@ -387,10 +457,20 @@ class BoostedDecisionTrees:
             reg_lambda=params.l2_regularization,
             tree_method="hist",
             random_state=self.random_state,
-            early_stopping_rounds=_N_ITER_NO_CHANGE if stop else None,
+            early_stopping_rounds=params.n_iter_no_change if stop else None,
         )
         if not stop:
             return estimator.fit(X, y, sample_weight=weight, verbose=False)
+        if held_out is not None:
+            X_val, y_val, w_val = held_out
+            return estimator.fit(
+                X,
+                y,
+                sample_weight=weight,
+                eval_set=[(X_val, y_val)],
+                sample_weight_eval_set=None if w_val is None else [w_val],
+                verbose=False,
+            )
         order = np.random.default_rng(self.random_state).permutation(len(y))
         held_out = max(1, round(params.validation_fraction * len(y)))
         validation, train = order[:held_out], order[held_out:]
@@ -402,6 +482,11 @@ class BoostedDecisionTrees:
             sample_weight_eval_set=None if weight is None else [weight[validation]],
             verbose=False,
         )
+
+
+def min_leaf_events(params: BDTParams, events: int) -> int:
+    """The smallest leaf: ``min_leaf_fraction`` of the training events, at least 20."""
+    return max(20, round(params.min_leaf_fraction * events))
 
 
 def save_estimator(model: BoostedDecisionTrees, path: Path | str) -> None:

@@ -33,7 +33,12 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     model = build_model(config.model, schema, task.n_outputs)
     model.random_state = config.seed
     train, validation = data.arrays("train"), data.arrays("validation")
-    model.fit(tabular_matrix(train, schema), train["label"], sample_weight=train["weight"])
+    model.fit(
+        tabular_matrix(train, schema),
+        train["label"],
+        sample_weight=train["weight"],
+        validation=(tabular_matrix(validation, schema), validation["label"], validation["weight"]),
+    )
 
     splits = {"train": train, "val": validation}
     stages = [model.staged_predictions(tabular_matrix(a, schema)) for a in splits.values()]
