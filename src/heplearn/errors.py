@@ -19,3 +19,7 @@ class InputError(HeplearnError):
 
 class OutputError(HeplearnError):
     """An output location cannot be written, or already holds results."""
+
+
+class MissingExtraError(ConfigError):
+    """A feature needs an optional dependency (a ``heplearn[...]`` extra) that is not installed."""

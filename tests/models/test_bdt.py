@@ -1,7 +1,6 @@
 """Tests of the boosted-decision-tree estimator."""
 
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -182,7 +181,8 @@ def test_save_and_load(tmp_path) -> None:
 def test_xgboost_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "xgboost", None)  # import xgboost now fails
     schema = {"jet": InputInfo("jet", "tabular", ("a",), (1,))}
-    with pytest.raises(ConfigError, match=r"model\.backend.*pip install xgboost"):
+    expected = r"^model\.backend: xgboost .*; pip install 'heplearn\[xgboost\]'$"
+    with pytest.raises(ConfigError, match=expected):
         build_model(model_params({"name": "bdt", "backend": "xgboost"}), schema, 1)
 
 
@@ -195,46 +195,38 @@ def test_xgboost_refuses_negative_weights() -> None:
         model.fit(features, labels, sample_weight=weights)
 
 
-class _FakeXGBModel:
-    """Stands in for xgboost's scikit-learn classes: records what it is given."""
-
-    def __init__(self, **options: object) -> None:
-        self.options = options
-
-    def fit(
-        self, X, y, sample_weight=None, eval_set=None, sample_weight_eval_set=None, verbose=True
-    ):
-        self.fitted = {"X": X, "weight": sample_weight, "eval_set": eval_set}
-        self.eval_weight = sample_weight_eval_set
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict_proba(self, X):
-        return np.full((len(X), len(self.classes_)), 1 / len(self.classes_))
-
-
 @pytest.mark.parametrize("early_stopping", [True, False])
-def test_xgboost_backend_options(monkeypatch: pytest.MonkeyPatch, early_stopping: bool) -> None:
-    fake = types.SimpleNamespace(XGBClassifier=_FakeXGBModel, XGBRegressor=_FakeXGBModel)
-    monkeypatch.setitem(sys.modules, "xgboost", fake)
+def test_xgboost_backend(early_stopping: bool) -> None:
+    """The real xgboost (heplearn[xgboost]): options reach it, early stopping holds out
+    validation_fraction of the events, and the trees separate the two classes."""
+    pytest.importorskip("xgboost", reason="the xgboost backend needs heplearn[xgboost]")
     features, labels = _separable()
-    params = BDTParams(backend="xgboost", early_stopping=early_stopping, max_depth=4)
+    params = BDTParams(
+        backend="xgboost",
+        early_stopping=early_stopping,
+        max_iter=300,
+        max_depth=4,
+        max_leaf_nodes=31,
+        learning_rate=0.3,
+    )
     model = BoostedDecisionTrees(params).fit(features, labels, sample_weight=np.ones(600))
-    options = model.estimator_.options
-    assert options["n_estimators"] == 100
+    options = model.estimator_.get_params()
+    assert options["n_estimators"] == 300
     assert (options["max_depth"], options["max_leaves"]) == (4, 31)
     assert options["grow_policy"] == "lossguide"
     assert options["early_stopping_rounds"] == (10 if early_stopping else None)
-    fitted = model.estimator_.fitted
-    if early_stopping:
-        ((validation_features, _),) = fitted["eval_set"]
-        assert len(validation_features) == 60
-        assert len(fitted["X"]) == len(fitted["weight"]) == 540
-        assert len(model.estimator_.eval_weight[0]) == 60
+    booster = model.estimator_.get_booster()
+    if early_stopping:  # stopped well before the ceiling, watching 60 held-out events
+        assert model.estimator_.best_iteration < 300 - 10
+        assert booster.num_boosted_rounds() < 300
     else:
-        assert fitted["eval_set"] is None
-        assert len(fitted["X"]) == 600
-    assert model.predict_proba(features).shape == (600, 2)
+        assert booster.num_boosted_rounds() == 300
+    probabilities = model.predict_proba(features)
+    assert probabilities.shape == (600, 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)
+    # the classes are one standard deviation apart in each of three features
+    accuracy = np.mean(np.argmax(probabilities, axis=1) == labels)
+    assert 0.8 < accuracy <= 1
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])

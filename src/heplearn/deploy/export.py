@@ -36,13 +36,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import onnx
-import onnxruntime
 import torch
-from google.protobuf.message import DecodeError
 from torch import Tensor, nn
 
 import heplearn
+from heplearn.extras import missing_extra
+
+try:  # the heplearn[export] extra
+    import onnx
+    import onnxruntime
+    import onnxscript  # noqa: F401  (torch's exporter needs it)
+    from google.protobuf.message import DecodeError
+except ModuleNotFoundError as _missing:
+    raise missing_extra(_missing.name or "onnx", "export", "the ONNX export") from None
 from heplearn.data.dataset import load_dataset
 from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.spec import DatasetSpec, ParticlesInput

@@ -25,6 +25,7 @@ from rich.progress import (
 
 from heplearn.data.labels import METADATA_NAME, sample_labels
 from heplearn.errors import OutputError
+from heplearn.extras import require
 from heplearn.files import atomic_path
 from heplearn.generate.block import BlockResult, generate_block
 from heplearn.generate.plan import Block, OutputFile, blocks_per_process, plan_files
@@ -69,11 +70,9 @@ def _run_blocks(
 def _run_on_dask(
     sample_name: str, options: GenerateOptions, blocks: list[Block], scheduler: str
 ) -> Iterator[tuple[Block, BlockResult]]:
-    from distributed import Client
-    from distributed import as_completed as dask_as_completed
-
+    distributed = require("distributed", "dask", "--scheduler")
     try:
-        client = Client(scheduler, timeout="20s")
+        client = distributed.Client(scheduler, timeout="20s")
     except OSError as error:
         raise OutputError(
             f"cannot reach the dask scheduler at {scheduler!r} ({error}); start one with "
@@ -84,7 +83,7 @@ def _run_on_dask(
             client.submit(generate_block, sample_name, options, block, pure=False): block
             for block in blocks
         }
-        for future, result in dask_as_completed(futures, with_results=True):
+        for future, result in distributed.as_completed(futures, with_results=True):
             yield futures[future], result
 
 

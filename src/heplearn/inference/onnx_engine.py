@@ -5,6 +5,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.errors import ConfigError, OutputError
+from heplearn.extras import require
 from heplearn.run_directory import RunDirectory
 
 
@@ -31,7 +32,7 @@ class OnnxEngine:
     """
 
     def __init__(self, run: RunDirectory, threads: int) -> None:
-        import onnxruntime
+        onnxruntime = require("onnxruntime", "export", "--engine onnx")
 
         # the graph is built by the deploy layer's exporter, imported only when asked for
         from heplearn.deploy.export import scoring_graph

@@ -23,6 +23,7 @@ import numpy as np
 from pydantic import Field, PositiveInt
 
 from heplearn.errors import ConfigError, InputError
+from heplearn.extras import require
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.schema import InputSchema
 
@@ -118,15 +119,8 @@ def tabular_matrix(inputs: dict[str, np.ndarray], schema: InputSchema) -> np.nda
 
 
 def _xgboost() -> Any:
-    """The xgboost module, or a ConfigError saying how to get it."""
-    try:
-        import xgboost
-    except ImportError:
-        raise ConfigError(
-            "model.backend: 'xgboost' needs the xgboost package; `pip install xgboost`, "
-            "or use backend: sklearn"
-        ) from None
-    return xgboost
+    """The xgboost module, or an error naming the extra that installs it."""
+    return require("xgboost", "xgboost", "model.backend: xgboost (or use backend: sklearn)")
 
 
 def _sklearn_ensemble() -> Any:

@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from heplearn.errors import ConfigError, InputError
+from heplearn.extras import require
 from heplearn.files import atomic_path, write_text_atomic
 from heplearn.models.registry import build_model, model_family
 from heplearn.models.schema import input_schema
@@ -243,17 +244,11 @@ def _strategy(name: str) -> Any:
 def _logger(name: str, run_path: Path) -> Any:
     if name == "none":
         return False
-    try:
-        if name == "tensorboard":
-            from lightning.pytorch.loggers import TensorBoardLogger
+    require(name, "tracking", f"training.logger: {name} (or set training.logger: none)")
+    if name == "tensorboard":
+        from lightning.pytorch.loggers import TensorBoardLogger
 
-            return TensorBoardLogger(save_dir=run_path / "logs", name="", version="")
-        from lightning.pytorch.loggers import MLFlowLogger
+        return TensorBoardLogger(save_dir=run_path / "logs", name="", version="")
+    from lightning.pytorch.loggers import MLFlowLogger
 
-        return MLFlowLogger(tracking_uri=f"file:{run_path / 'logs'}")
-    except ModuleNotFoundError as error:
-        package = "tensorboard" if name == "tensorboard" else "mlflow"
-        raise ConfigError(
-            f"training.logger: {name} needs the {package} package ({error}); "
-            f"pip install {package}, or set training.logger: none"
-        ) from None
+    return MLFlowLogger(tracking_uri=f"file:{run_path / 'logs'}")
