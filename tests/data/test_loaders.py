@@ -1,4 +1,4 @@
-"""Batches: the in-memory loader and the streaming loader agree on every event."""
+"""Batches: the in-memory batches and the streaming loader agree on every event."""
 
 import numpy as np
 import pytest
@@ -10,10 +10,10 @@ from heplearn.data.loaders import (
     StreamingDataset,
     _ranges,
     fit_streaming_preprocessing,
-    in_memory_loader,
     streaming_loader,
 )
 from heplearn.data.spec import DatasetSpec
+from heplearn.training.sampling import EpochBatches, EpochSampler
 
 
 def _spec(directory):
@@ -63,9 +63,16 @@ def _rows(batches):
     return rows
 
 
+def in_memory_batches(dataset, split, batch_size, seed=0):
+    """The batches training takes from an in-memory dataset."""
+    arrays = dataset.arrays(split)
+    sampler = EpochSampler(len(arrays["label"]), seed=seed)
+    return EpochBatches(arrays, batch_size, sampler=sampler)
+
+
 def test_in_memory_batches(spec):
     dataset = load_dataset(spec, seed=4)
-    batches = list(in_memory_loader(dataset, "train", batch_size=64, seed=1))
+    batches = list(in_memory_batches(dataset, "train", batch_size=64, seed=1))
     first = batches[0]
     assert set(first) == {"particles", "particles_mask", "ids", "label", "weight"}
     assert first["particles"].shape == (64, 40, 3)
@@ -73,7 +80,7 @@ def test_in_memory_batches(spec):
     assert first["particles_mask"].dtype == torch.bool
     assert first["label"].dtype == torch.int64
     assert sum(len(b["label"]) for b in batches) == len(dataset.arrays("train")["label"])
-    again = list(in_memory_loader(dataset, "train", batch_size=64, seed=1))
+    again = list(in_memory_batches(dataset, "train", batch_size=64, seed=1))
     assert torch.equal(again[0]["ids"], first["ids"])
 
 
@@ -84,7 +91,7 @@ def test_streaming_delivers_the_same_events_as_memory(
 ):
     spec = several_files_spec if use_several_files else spec
     dataset = load_dataset(spec, seed=4)
-    expected = _rows(in_memory_loader(dataset, "validation", batch_size=50))
+    expected = _rows(in_memory_batches(dataset, "validation", batch_size=50))
     preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
     assert preprocessing.class_scales == pytest.approx(dataset.preprocessing.class_scales)
     np.testing.assert_allclose(
@@ -133,7 +140,7 @@ def test_chunks_follow_basket_clusters():
 def test_streaming_without_and_with_a_large_shuffle_buffer(spec, shuffle_buffer):
     """Buffer off (file order) or larger than the data: still every event once, as in memory."""
     dataset = load_dataset(spec, seed=4)
-    expected = _rows(in_memory_loader(dataset, "train", batch_size=50))
+    expected = _rows(in_memory_batches(dataset, "train", batch_size=50))
     preprocessing = fit_streaming_preprocessing(spec, seed=4, chunk_entries=70)
 
     def stream(epoch):

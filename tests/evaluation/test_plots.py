@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.metrics import (
@@ -25,7 +24,6 @@ from heplearn.evaluation.plots import (
     parity_figure,
     plot_style,
     png_bytes,
-    read_history,
     rejection_figure,
     residuals_figure,
     roc_figure,
@@ -202,18 +200,6 @@ def test_training_curves_count_epochs_from_one() -> None:
     (axes,) = training_curves_figure(history).axes
     assert axes.get_xlabel() == "Epoch"
     np.testing.assert_array_equal(axes.get_lines()[0].get_xdata(), [1, 2, 3])
-
-
-def test_read_history_csv(tmp_path: Path) -> None:
-    path = tmp_path / "history.csv"
-    path.write_text("epoch,train_loss,val_loss,val_auc\n0,0.7,0.72,\n1,0.5,0.55,0.91\n")
-    history = read_history(path)
-    assert history[1] == {"epoch": 1.0, "train_loss": 0.5, "val_loss": 0.55, "val_auc": 0.91}
-    assert np.isnan(history[0]["val_auc"])
-    assert isinstance(training_curves_figure(history), Figure)
-    path.write_text("epoch,train_loss\n0,oops\n")
-    with pytest.raises(InputError, match="line 2"):
-        read_history(path)
 
 
 def test_figures_render_in_their_own_style_wherever_they_are_saved(known_roc: RocCurve) -> None:

@@ -1,20 +1,20 @@
-"""Batches for training: an in-memory loader and a streaming loader for data larger than memory.
+"""The streaming loader: batches for training on data larger than memory.
 
-Both yield the same batch dictionaries of tensors: each input (``(batch, features)``,
-``(batch, particles, features)`` or ``(batch, channels, η, φ)``), ``<input>_mask`` for
-particle inputs, ``label`` and ``weight``.
+It yields the batch dictionaries of tensors that the in-memory path
+(:class:`heplearn.training.sampling.EpochBatches` over :meth:`Dataset.arrays`) yields:
+each input (``(batch, features)``, ``(batch, particles, features)`` or
+``(batch, channels, η, φ)``), ``<input>_mask`` for particle inputs, ``label`` and ``weight``.
 """
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from heplearn.data.dataset import Dataset, spec_files
+from heplearn.data.dataset import spec_files
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Columns, Processed
 from heplearn.data.sources import SourceFile, cluster_starts, read_ranges
@@ -22,52 +22,6 @@ from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
 
 Batch = dict[str, torch.Tensor]
-
-
-class ArrayDataset(torch.utils.data.Dataset):
-    """Map-style dataset over aligned arrays that fetches whole batches at once."""
-
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.tensors = {
-            name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in arrays.items()
-        }
-        self.length = len(next(iter(self.tensors.values())))
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, index: int) -> Batch:
-        return {name: tensor[index] for name, tensor in self.tensors.items()}
-
-    def __getitems__(self, indices: Sequence[int]) -> Batch:
-        selection = torch.as_tensor(indices)
-        return {name: tensor[selection] for name, tensor in self.tensors.items()}
-
-
-def whole_batch(batch: Any) -> Any:
-    """The dataset already returns whole batches (``__getitems__``): nothing to collate."""
-    return batch
-
-
-def in_memory_loader(
-    dataset: Dataset,
-    split: str,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 0,
-    drop_last: bool = False,
-) -> DataLoader:
-    """A DataLoader over one split of an in-memory dataset (batches gathered by indexing)."""
-    generator = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        ArrayDataset(dataset.arrays(split)),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        generator=generator,
-        drop_last=drop_last,
-        collate_fn=whole_batch,
-    )
 
 
 @dataclass(frozen=True)

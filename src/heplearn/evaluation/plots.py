@@ -8,7 +8,6 @@ temporary file renamed into place. Weighted histograms are drawn with
 :func:`mplhep.histplot`; their error bars are ``√Σw²``.
 """
 
-import csv
 import io
 import json
 import math
@@ -704,43 +703,6 @@ def sculpting_figure(
     return figure
 
 
-def read_history(path: Path) -> list[dict[str, float]]:
-    """Read a training history CSV (``epoch, train_loss, val_loss[, val_auc, ...]``).
-
-    Empty cells become NaN.
-
-    Parameters
-    ----------
-    path : Path
-        The CSV file, with a header row.
-
-    Returns
-    -------
-    list of dict
-        One record per row, every value a float.
-
-    Raises
-    ------
-    InputError
-        If the file is missing or a cell is not a number.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"training history {path} does not exist")
-    records = []
-    with path.open(newline="") as stream:
-        for line, row in enumerate(csv.DictReader(stream), start=2):
-            try:
-                records.append(
-                    {key: float(value) if value else math.nan for key, value in row.items()}
-                )
-            except ValueError as error:
-                raise InputError(
-                    f"{path}, line {line}: every cell must be a number ({error})"
-                ) from None
-    return records
-
-
 def training_curves_figure(history: Sequence[Mapping[str, float]], *, style: str = "CMS") -> Figure:
     """Training and validation loss per epoch (or boosting iteration), and the validation AUC.
 
@@ -752,7 +714,8 @@ def training_curves_figure(history: Sequence[Mapping[str, float]], *, style: str
     history : sequence of mapping
         One record per epoch with ``train_loss`` and/or ``val_loss``, optionally ``epoch``
         (else the record's position) or ``iteration`` (a BDT's boosting iterations, from
-        1), and ``val_auc``; see :func:`read_history` for CSV.
+        1), and ``val_auc`` (:meth:`heplearn.run_directory.RunDirectory.history` reads
+        a run's ``history.csv``).
     style : str
         mplhep style name.
 

@@ -1,5 +1,7 @@
-"""The model zoo: one module per family, a registry of names (``heplearn.models.registry``).
+"""The model zoo: one module per family, and the registry of their names.
 
-Families: ``logistic``, ``mlp``, ``bdt``, ``cnn``, ``deepsets``/``pfn``, ``efn``,
-``particlenet``/``particlenet-lite`` and ``part``/``part-small``.
+:data:`heplearn.models.registry.MODELS` maps every ``model.name`` to its
+:class:`~heplearn.models.base.ModelFamily`: classifiers and regressors on tabular inputs,
+jet images and particle clouds, estimators trained without Lightning (``bdt``), anomaly
+detectors and generative models.
 """

@@ -161,7 +161,6 @@ FAMILIES = (
         build=_build_autoencoder,
         main_kind=None,
         accepts=frozenset({"tabular", "image"}),
-        description="dense autoencoder; anomaly score = reconstruction error",
         objective="anomaly",
     ),
     ModelFamily(
@@ -170,7 +169,6 @@ FAMILIES = (
         build=_build_vae,
         main_kind=None,
         accepts=frozenset({"tabular", "image"}),
-        description="variational autoencoder; anomaly score, latent space, prior samples",
         objective="anomaly",
         samples=True,
     ),

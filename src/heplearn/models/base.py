@@ -98,8 +98,6 @@ class ModelFamily:
     accepts : frozenset of str
         Every kind it can read; for a family with a ``main_kind`` the others (tabular)
         are extra event-level features joined before the head.
-    description : str
-        One line for ``heplearn models`` and error messages.
     estimator : bool
         True for scikit-learn style estimators trained without Lightning.
     objective : {"supervised", "anomaly", "generative"}
@@ -117,7 +115,6 @@ class ModelFamily:
     build: Callable[[Any, InputSchema, int], Any]
     main_kind: InputKind | None
     accepts: frozenset[InputKind]
-    description: str
     estimator: bool = False
     objective: Objective = "supervised"
     samples: bool = False

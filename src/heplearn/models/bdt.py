@@ -512,6 +512,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular"}),
-    description="boosted decision trees (scikit-learn, optionally xgboost)",
     estimator=True,
 )

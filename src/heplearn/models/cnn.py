@@ -111,5 +111,4 @@ FAMILY = ModelFamily(
     build=build,
     main_kind="image",
     accepts=frozenset({"image", "tabular"}),
-    description="convolutional network for jet images",
 )

@@ -118,10 +118,6 @@ FAMILIES = tuple(
         build=build,
         main_kind="particles",
         accepts=frozenset({"particles", "tabular"}),
-        description=description,
     )
-    for name, description in (
-        ("deepsets", "Deep Sets: per-particle MLP, masked sum, MLP"),
-        ("pfn", "Particle Flow Network (Komiske, Metodiev, Thaler 2019)"),
-    )
+    for name in ("deepsets", "pfn")
 )

@@ -517,7 +517,6 @@ FAMILY = ModelFamily(
     build=build,
     main_kind="image",
     accepts=frozenset({"image"}),
-    description="denoising diffusion model (DDPM) that draws jet images",
     objective="generative",
     samples=True,
 )

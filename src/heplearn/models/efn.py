@@ -94,5 +94,4 @@ FAMILY = ModelFamily(
     build=build,
     main_kind="particles",
     accepts=frozenset({"particles", "tabular"}),
-    description="Energy Flow Network, IRC safe (Komiske, Metodiev, Thaler 2019)",
 )

@@ -240,7 +240,6 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular"}),
-    description="normalizing flow (zuko NSF/MAF) of tabular features, optionally conditioned",
     objective="generative",
     samples=True,
 )

@@ -49,5 +49,4 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular", "image"}),
-    description="one linear layer over tabular inputs and flattened images",
 )

@@ -330,5 +330,4 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"particles", "tabular"}),
-    description="LorentzNet, Lorentz-equivariant graph network on four-vectors (Gong et al. 2022)",
 )

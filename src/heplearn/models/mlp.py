@@ -63,5 +63,4 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular", "image"}),
-    description="dense network over tabular inputs and flattened images",
 )

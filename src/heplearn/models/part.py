@@ -392,7 +392,6 @@ _PART = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"particles", "tabular"}),
-    description="Particle Transformer with pair interactions (Qu, Li, Qian 2022)",
 )
 FAMILIES = (
     _PART,
@@ -400,6 +399,5 @@ FAMILIES = (
         _PART,
         name="part-small",
         params=ParTSmallParams,
-        description="a smaller Particle Transformer for quick studies",
     ),
 )

@@ -287,7 +287,6 @@ _PARTICLENET = ModelFamily(
     build=build,
     main_kind="particles",
     accepts=frozenset({"particles", "tabular"}),
-    description="ParticleNet, EdgeConv on the particle cloud (Qu, Gouskos 2020)",
 )
 FAMILIES = (
     _PARTICLENET,
@@ -295,6 +294,5 @@ FAMILIES = (
         _PARTICLENET,
         name="particlenet-lite",
         params=ParticleNetLiteParams,
-        description="ParticleNet-Lite, the paper's smaller configuration",
     ),
 )
