@@ -1,6 +1,10 @@
 """The command line: help everywhere, one-line errors with exit code 2, nothing written."""
 
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -151,7 +155,10 @@ COMMANDS = ["generate", "demo", "shuffle", "train", "predict", "evaluate", "comp
         ),
         (["generate", "top-vs-qcd"], ["missing option '--events'", "'heplearn generate --help'"]),
         (["train"], ["missing argument 'CONFIG'", "'heplearn train --help'"]),
-        (["evaluate", "runs/x", "--working-point", "half"], ["'--working-point'", "a valid number"]),
+        (
+            ["evaluate", "runs/x", "--working-point", "half"],
+            ["'--working-point'", "a valid number"],
+        ),
     ],
 )
 def test_usage_errors_are_one_line(arguments, fragments):
@@ -220,3 +227,38 @@ def test_lightning_misconfiguration_is_one_line(small_config, tmp_path, flags, f
     assert_one_line_error(result, "Lightning cannot train with these settings", fragment)
     assert "--accelerator, --devices and --strategy" in result.stderr
     assert not out.exists()
+
+
+def _interrupt_when(command: list[str], ready) -> tuple[int, str]:
+    """Run ``command``, press Ctrl-C (SIGINT) once ``ready()`` holds; exit code and stderr."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not ready() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    return process.returncode, stderr
+
+
+def test_ctrl_c_says_how_to_resume_and_resume_warns_of_nothing(generated_sample, tmp_path):
+    sample = generated_sample("top-vs-qcd", events=300, workers=2)
+    config = run_config(sample, {"name": "mlp", "inputs": ["jet"]}, epochs=1000, progress_bar=False)
+    path = tmp_path / "mlp.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "run"
+    history = out / "history.csv"
+
+    def epochs() -> int:
+        return len(history.read_text().splitlines()) - 1 if history.is_file() else 0
+
+    command = [sys.executable, "-m", "heplearn", "train", str(path), "--out", str(out)]
+    code, stderr = _interrupt_when(command, lambda: epochs() >= 1)
+    assert code == 130
+    expected = f"interrupted; continue the run with: heplearn train {path} --out {out} --resume"
+    assert stderr.strip() == expected
+    done = epochs()
+    code, stderr = _interrupt_when([*command, "--resume"], lambda: epochs() > done)
+    assert code == 130
+    assert stderr.strip() == expected  # (no Lightning warning about the checkpoint folder)

@@ -2,6 +2,7 @@
 
 import functools
 import os
+import shlex
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ from heplearn import __version__
 from heplearn.cli_group import (
     USER_ERROR_EXIT_CODE,
     HeplearnGroup,
+    interruption_says_how_to_resume,
     misconfiguration_message,
     print_error,
 )
@@ -56,15 +58,17 @@ def reports_errors(command: Command) -> Command:
     return wrapper  # type: ignore[return-value]
 
 
-def config_error(error: ValidationError) -> ConfigError:
-    """Rephrase a pydantic validation error in terms of command-line flags."""
+def config_error(error: ValidationError, flag_style: bool = True) -> ConfigError:
+    """Rephrase a pydantic validation error in terms of command-line flags or spec keys."""
     problems = []
     for item in merge_union_errors(error.errors()):
         location = [str(part) for part in item["loc"]]
-        if location[:1] == ["detector"]:
+        if flag_style and location[:1] == ["detector"]:
             name = "--detector-config key " + ".".join(location[1:])
-        else:
+        elif flag_style:
             name = "--" + ".".join(location).replace("_", "-")
+        else:
+            name = ".".join(location)
         message = item["msg"].removeprefix("Value error, ")
         problems.append(message if not item["loc"] else f"{name}: {message}")
     return ConfigError("; ".join(problems))
@@ -275,6 +279,7 @@ def train(
     accelerator: Annotated[str | None, typer.Option(help="auto, cpu, gpu, cuda or mps.")] = None,
 ) -> None:
     """Train the model of CONFIG on its data and write everything to a run directory."""
+    from heplearn.run_directory import RunDirectory
     from heplearn.training.config import load_run_config
     from heplearn.training.fit import is_launched_rank
     from heplearn.training.fit import train as train_run
@@ -283,7 +288,12 @@ def train(
     for key, value in (("devices", devices), ("strategy", strategy), ("accelerator", accelerator)):
         if value is not None:
             overrides.append(f"training.{key}={value}")
-    run = train_run(load_run_config(config, overrides), out, resume=resume, overwrite=overwrite)
+    again = ["heplearn", "train", str(config), "--out", str(out), "--resume"]
+    again += [part for override in overrides for part in ("--set", override)]
+    with interruption_says_how_to_resume(
+        shlex.join(again), lambda: RunDirectory(out).last_checkpoint.is_file()
+    ):
+        run = train_run(load_run_config(config, overrides), out, resume=resume, overwrite=overwrite)
     if is_launched_rank():  # (the other DDP processes: rank 0 reports the run)
         return
     info = run.info()

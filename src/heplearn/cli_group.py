@@ -9,6 +9,7 @@ every other error a user can cause. Help shows arguments by name (``CONFIG``,
 """
 
 import contextlib
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -168,3 +169,50 @@ def misconfiguration_message(error: BaseException) -> str | None:
     if "gpu backend" in text.lower():
         text = "no GPU is available to PyTorch on this machine (use --accelerator cpu or auto)"
     return f"Lightning cannot train with these settings: {text}; {_SETTINGS_HINT}"
+
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+@contextlib.contextmanager
+def interruption_says_how_to_resume(
+    resume_command: str, can_resume: Callable[[], bool]
+) -> Iterator[None]:
+    """Ctrl-C inside: one line with the command that continues the run, exit code 130.
+
+    Lightning catches the ``KeyboardInterrupt`` of a training, shuts down and exits with
+    code 1; a SIGINT handler notes that it was the user, so that exit (or an interrupt
+    before Lightning started) is reported as an interruption and nothing else is.
+
+    Parameters
+    ----------
+    resume_command : str
+        The command to print, e.g. ``heplearn train c.yaml --out runs/x --resume``.
+    can_resume : callable
+        Whether the run has a checkpoint to continue from (asked after the interrupt).
+    """
+    interrupted = False
+
+    def on_interrupt(signal_number: int, frame: Any) -> None:
+        nonlocal interrupted
+        interrupted = True
+        raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    ours = previous is signal.default_int_handler  # (not where SIGINT is ignored or taken)
+    if ours:
+        signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    except (KeyboardInterrupt, SystemExit) as error:
+        if isinstance(error, SystemExit) and not interrupted:
+            raise
+        if can_resume():
+            message = f"interrupted; continue the run with: {resume_command}"
+        else:
+            message = "interrupted before the first checkpoint: nothing to resume, start again"
+        Console(stderr=True, highlight=False).print(escape(message), soft_wrap=True)
+        raise typer.Exit(INTERRUPTED_EXIT_CODE) from None
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, previous)

@@ -28,6 +28,7 @@ from heplearn.training.config import RunConfig, parse_run_config
 from heplearn.training.data_module import RunDataModule
 from heplearn.training.history import History
 from heplearn.training.module import LOG_EVERY_N_STEPS, RunModule
+from heplearn.training.progress import EpochProgressBar
 from heplearn.training.record import record_run
 from heplearn.training.task import Task
 
@@ -39,6 +40,7 @@ IGNORED_WARNINGS = (
     r".*does not have many workers.*",
     r".*The number of training batches .* is smaller than the logging interval.*",
     r".*isinstance\(treespec, LeafSpec\).*",
+    r"Checkpoint directory .* exists and is not empty",  # (--resume continues in it)
 )
 
 
@@ -169,6 +171,8 @@ def _train_network(
         enable_version_counter=False,
     )
     callbacks = [history, checkpoints, *callbacks]
+    if training.progress_bar:
+        callbacks.append(EpochProgressBar())
     if training.early_stopping is not None:
         callbacks.append(
             EarlyStopping(
