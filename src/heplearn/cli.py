@@ -58,17 +58,15 @@ def reports_errors(command: Command) -> Command:
     return wrapper  # type: ignore[return-value]
 
 
-def config_error(error: ValidationError, flag_style: bool = True) -> ConfigError:
-    """Rephrase a pydantic validation error in terms of command-line flags or spec keys."""
+def config_error(error: ValidationError) -> ConfigError:
+    """Rephrase a pydantic validation error in terms of command-line flags."""
     problems = []
     for item in merge_union_errors(error.errors()):
         location = [str(part) for part in item["loc"]]
-        if flag_style and location[:1] == ["detector"]:
+        if location[:1] == ["detector"]:
             name = "--detector-config key " + ".".join(location[1:])
-        elif flag_style:
-            name = "--" + ".".join(location).replace("_", "-")
         else:
-            name = ".".join(location)
+            name = "--" + ".".join(location).replace("_", "-")
         message = item["msg"].removeprefix("Value error, ")
         problems.append(message if not item["loc"] else f"{name}: {message}")
     return ConfigError("; ".join(problems))
