@@ -275,6 +275,13 @@ def train(
     ] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn.")] = None,
     accelerator: Annotated[str | None, typer.Option(help="auto, cpu, gpu, cuda or mps.")] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            help="Train N times with training seeds seed, seed+1, ... on the same split into "
+            "OUT/seed_<n>, and report mean ± spread of AUC and 1/eps_B (OUT/seeds.json)."
+        ),
+    ] = None,
 ) -> None:
     """Train the model of CONFIG on its data and write everything to a run directory."""
     from heplearn.run_directory import RunDirectory
@@ -286,6 +293,9 @@ def train(
     for key, value in (("devices", devices), ("strategy", strategy), ("accelerator", accelerator)):
         if value is not None:
             overrides.append(f"training.{key}={value}")
+    if seeds is not None:
+        _train_seeds(load_run_config(config, overrides), out, seeds, resume, overwrite)
+        return
     again = ["heplearn", "train", str(config), "--out", str(out), "--resume"]
     again += [part for override in overrides for part in ("--set", override)]
     with interruption_says_how_to_resume(
@@ -298,6 +308,27 @@ def train(
     best = info.get("best_val_loss")
     summary = f", best validation loss {best:.4g}" if best is not None else ""
     typer.echo(f"trained {info['model']} into {run.path}{summary}")
+
+
+def _train_seeds(config: Any, out: Path, seeds: int, resume: bool, overwrite: bool) -> None:
+    """``train --seeds N``: N trainings and one line of mean ± spread over them."""
+    from heplearn.evaluation.report import format_number
+    from heplearn.evaluation.seeds import train_seeds
+
+    if resume:
+        raise ConfigError("--resume continues one run; resume each OUT/seed_<n> on its own")
+    result = train_seeds(config, out, seeds, overwrite=overwrite)
+    summary = result.summary
+    rejections = ", ".join(
+        f"{format_number(entry['mean'], entry['std'])} at eps_S={efficiency}"
+        for efficiency, entry in summary["rejection"].items()
+    )
+    typer.echo(
+        f"trained {seeds} seeds {summary['seeds'][0]}..{summary['seeds'][-1]} into {out}: "
+        f"AUC {format_number(summary['auc']['mean'], summary['auc']['std'])}, 1/eps_B "
+        f"{rejections} (mean ± standard deviation over seeds)"
+    )
+    typer.echo(f"summary: {result.path}")
 
 
 class ScoringEngine(StrEnum):

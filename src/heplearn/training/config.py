@@ -60,6 +60,11 @@ class TrainingConfig(_Strict):
 
     epochs: int = Field(10, gt=0)
     batch_size: int = Field(256, gt=0)
+    seed: int | None = Field(
+        None,
+        description="seed of the initialisation, the batch order and a bdt's trees (default: "
+        "the run's seed, which also fixes the split); heplearn train --seeds varies it",
+    )
     optimizer: Optimizer = Optimizer()
     schedule: Schedule = Schedule()
     loss: Literal["auto", "bce", "cross-entropy", "mse", "mae", "huber"] = Field(
@@ -146,6 +151,15 @@ class RunConfig(_Strict):
                 "memory, or select the classes with data.selection"
             )
         return self
+
+    @property
+    def training_seed(self) -> int:
+        """Seed of the initialisation and batch order: ``training.seed``, else ``seed``.
+
+        The split always follows ``seed``, so runs that differ in ``training.seed`` share
+        their training, validation and test events.
+        """
+        return self.seed if self.training.seed is None else self.training.seed
 
     def model_data(self) -> DatasetSpec:
         """The dataset spec reduced to the inputs the model reads (nothing else is loaded)."""

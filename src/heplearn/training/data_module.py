@@ -95,7 +95,7 @@ class RunDataModule(L.LightningDataModule):
         self._require_events(split, arrays)
         sampler = EpochSampler(
             len(arrays["label"]),
-            self.config.seed,
+            self.config.training_seed,
             shuffle=shuffle,
             rank=self.rank,
             world_size=self.world_size,

@@ -31,7 +31,7 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     record_run(run, config, data, task)
     schema = input_schema(data.spec)
     model = build_model(config.model, schema, task.n_outputs)
-    model.random_state = config.seed
+    model.random_state = config.training_seed
     train, validation = data.arrays("train"), data.arrays("validation")
     model.fit(
         tabular_matrix(train, schema),

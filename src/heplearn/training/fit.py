@@ -147,7 +147,7 @@ def _train_network(
     training = config.training
     if training.threads:
         torch.set_num_threads(training.threads)
-    L.seed_everything(config.seed, verbose=False)
+    L.seed_everything(config.training_seed, verbose=False)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     preprocessing = run.preprocessing() if resume else None
