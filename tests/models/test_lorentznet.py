@@ -203,8 +203,9 @@ def test_input_errors(zoo) -> None:
 
 
 def test_learns(zoo) -> None:
-    schema = zoo.schema(particles=12, vectors=True)
-    zoo.assert_learns(lambda: zoo.build({**SMALL, "dropout": 0.0}, schema, 1), schema)
+    schema = zoo.schema(particles=10, vectors=True)
+    section = {**SMALL, "blocks": 2, "dropout": 0.0}
+    zoo.assert_learns(lambda: zoo.build(section, schema, 1), schema)
 
 
 @pytest.fixture(scope="module")
