@@ -15,6 +15,7 @@ from heplearn.data.sources import (
     FORMATS,
     SourceFile,
     available_columns,
+    check_option_names,
     entries_for_memory,
     expand_files,
     iterate_columns,
@@ -370,6 +371,25 @@ def test_missing_file_suggests_close_match(tmp_path):
         open_source(tmp_path / "signl.root")
     assert f"file '{tmp_path / 'signl.root'}' does not exist" in str(error.value)
     assert f"did you mean '{tmp_path / 'signal.root'}'?" in str(error.value)
+
+
+def test_a_missing_data_file_is_not_matched_with_a_config(tmp_path):
+    (tmp_path / "signal.yaml").write_text("sources: []\n")
+    with pytest.raises(InputError) as error:
+        expand_files([tmp_path / "signal.root"])
+    assert "signal.yaml" not in str(error.value)
+    assert "no file in" in str(error.value)
+
+
+def test_option_names_are_checked_naming_the_option(tmp_path):
+    write_ttree(tmp_path / "events.root")
+    source = open_source(tmp_path / "events.root")
+    check_option_names(source, [], "--keep")
+    with pytest.raises(InputError) as error:
+        check_option_names(source, ["jet_pz", "nothing_alike"], "--keep")
+    message = str(error.value)
+    assert message.startswith("--keep 'jet_pz' (did you mean 'jet_pt'?), 'nothing_alike'")
+    assert message.endswith("has no such branch; correct --keep")
 
 
 def test_wrong_tree_lists_the_trees(tmp_path):

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
 
-from helpers import chromium_or_skip, run_chromium, run_config, run_heplearn
+from helpers import (
+    assert_one_line_error,
+    chromium_or_skip,
+    run_chromium,
+    run_config,
+    run_heplearn,
+)
+from heplearn.cli import app
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
 from heplearn.evaluation import run_data
@@ -140,6 +148,20 @@ def test_compare_refuses_runs_on_other_events(runs, top, tmp_path):
     other = train(config, tmp_path / "other-seed")
     with pytest.raises(ConfigError, match="split other events"):
         compare_run_directories([runs["mlp"], other], tmp_path / "out")
+
+
+def test_a_misspelt_keep_or_baseline_names_its_option(runs, top, tmp_path):
+    run = str(runs["mlp"].path)
+    out = tmp_path / "scores"
+    result = CliRunner().invoke(
+        app, ["predict", run, str(top / "*.root"), "--out", str(out), "--keep", "evnt"]
+    )
+    assert_one_line_error(result, "--keep 'evnt' (did you mean 'event'?)", "correct --keep")
+    assert not out.exists()
+    out = tmp_path / "comparison"
+    result = CliRunner().invoke(app, ["compare", run, "--baseline", "jet_mas", "--out", str(out)])
+    assert_one_line_error(result, "--baseline 'jet_mas' (did you mean 'jet_mass'", "correct")
+    assert not out.exists()
 
 
 def test_the_cli_prints_where_the_results_are(runs, tmp_path):

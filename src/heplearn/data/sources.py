@@ -191,10 +191,12 @@ def _missing_path_message(path: Path) -> str:
     if not parent.is_dir():
         return f"file '{path}' does not exist: its directory '{parent}' does not exist either"
     names = sorted(entry.name for entry in parent.iterdir() if entry.is_file())
+    if path.suffix.lower() in EXTENSIONS:  # (a data file is not mistaken for a config)
+        names = [name for name in names if Path(name).suffix.lower() in EXTENSIONS]
     matches = _close_matches(path.name, names)
     if matches:
         suggestion = " or ".join(f"'{parent / match}'" for match in matches)
-        return f"file '{path}' does not exist; did you mean {suggestion}?"
+        return f"file '{path}' does not exist (did you mean {suggestion}?)"
     return f"file '{path}' does not exist and no file in '{parent}' has a similar name"
 
 
@@ -725,6 +727,33 @@ def _check_names(reader: _Reader, names: Collection[str]) -> list[str]:
             f"{_quote_list(available) or 'none'}. Correct the names in the inputs"
         )
     return wanted
+
+
+def check_option_names(source: SourceFile, names: Collection[str], option: str) -> None:
+    """Check that names given with a command-line option are columns of ``source``.
+
+    Parameters
+    ----------
+    source : SourceFile
+        The file the names are read from.
+    names : collection of str
+        The names, e.g. the branches of ``--keep``.
+    option : str
+        The option that gave them, named in the error, e.g. ``--keep``.
+
+    Raises
+    ------
+    InputError
+        Naming the option, the file and each missing name with close matches.
+    """
+    with _reader_for(source) as reader:
+        available, where, kind = reader.columns(), reader.where(), reader.column_kind
+    missing = [name for name in dict.fromkeys(names) if name not in set(available)]
+    if missing:
+        details = ", ".join(
+            f"'{name}'{_did_you_mean(name, available) or ' (no similar name)'}" for name in missing
+        )
+        raise InputError(f"{option} {details}: {where} has no such {kind}; correct {option}")
 
 
 def _check_range(reader: _Reader, entry_start: int, entry_stop: int | None) -> tuple[int, int]:

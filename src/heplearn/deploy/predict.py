@@ -20,7 +20,13 @@ from rich.progress import (
 
 from heplearn.data.prefetch import prefetched
 from heplearn.data.processing import ChunkProcessor
-from heplearn.data.sources import SourceFile, entries_for_memory, iterate_columns, open_source
+from heplearn.data.sources import (
+    SourceFile,
+    check_option_names,
+    entries_for_memory,
+    iterate_columns,
+    open_source,
+)
 from heplearn.errors import InputError
 from heplearn.files import atomic_path
 from heplearn.generate.writers import branch_types, tree_branches
@@ -125,6 +131,7 @@ class FilePredictor:
             Naming the missing branches (with close matches).
         """
         source = open_events(path, self.settings.tree or self.spec.sources[0].tree)
+        check_option_names(source, self.settings.keep, "--keep")
         self.chunk_entries(source)  # (checks the branches)
         return source
 
@@ -244,7 +251,8 @@ def predict_files(
     outputs = [output_path(out_dir, source.path) for source in sources]
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not overwrite:
-        raise InputError(f"{', '.join(existing)} exist already; use --overwrite to replace them")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise InputError(f"{', '.join(existing)} {verb} already; use --overwrite to replace them")
     if len({path.name for path in outputs}) != len(outputs):
         raise InputError("two input files share a name; score them into separate --out folders")
     out_dir.mkdir(parents=True, exist_ok=True)

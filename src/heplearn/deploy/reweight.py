@@ -212,7 +212,8 @@ def _check_outputs(outputs: Sequence[Path], overwrite: bool) -> None:
         )
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not overwrite:
-        raise OutputError(f"{', '.join(existing)} exist already; use --overwrite to replace them")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise OutputError(f"{', '.join(existing)} {verb} already; use --overwrite to replace them")
 
 
 def _score_files(

@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from heplearn.data.sources import check_option_names, expand_files, open_source
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.weight_diagnostics import diagnostics_by_class, diagnostics_rows
 from heplearn.errors import ConfigError
@@ -153,6 +154,15 @@ def evaluate_run(
     return RunEvaluation(evaluation, metrics_path, report_path)
 
 
+def _check_baseline_names(spec: DatasetSpec, baselines: Sequence[str]) -> None:
+    """Refuse a ``--baseline`` that names no branch of the data (expressions pass here)."""
+    names = [name for name in baselines if name.isidentifier() and name not in spec.variables]
+    if names:
+        source = spec.sources[0]
+        path = expand_files(source.files)[0]
+        check_option_names(open_source(path, source.format, source.tree), names, "--baseline")
+
+
 def _require_same_test_events(runs: Sequence[RunDirectory]) -> None:
     """Runs compare fairly only on the same test events: same files, selection and seed."""
 
@@ -198,6 +208,7 @@ def compare_run_directories(
     if not runs:
         raise ConfigError("compare needs at least one run directory")
     _require_same_test_events(runs)
+    _check_baseline_names(runs[0].config().data, baselines)
     curves = []
     baseline_curves = []
     for run in runs:
