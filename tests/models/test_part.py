@@ -150,3 +150,32 @@ def test_parameter_count_matches_the_paper() -> None:
 def test_learns(zoo) -> None:
     schema = zoo.schema(particles=12, tabular=1, vectors=True)
     zoo.assert_learns(lambda: zoo.build({**WITH_VECTORS, "dropout": 0.0}, schema, 1), schema)
+
+
+def test_folded_pair_embedding_matches_the_masked_batch_norm_maths(zoo) -> None:
+    """In evaluation mode the pair embedding folds each batch norm into its layer; the
+    biases of pairs of real particles are those of the masked-batch-norm maths (pairs with
+    a padded particle only meet padded keys or padded queries and may differ)."""
+    schema = zoo.schema(particles=20, vectors=True)
+    model = zoo.build({**WITH_VECTORS, "pair_embed": [8, 8]}, schema, 1)
+    generator = torch.Generator().manual_seed(4)
+    for module in model.modules():  # running statistics and affine parameters far from 0/1
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.normal_(generator=generator)
+            module.running_var.uniform_(0.3, 3.0, generator=generator)
+            module.weight.data.normal_(generator=generator)
+            module.bias.data.normal_(generator=generator)
+    batch = zoo.batch(schema, size=16)
+    mask = batch["vectors_mask"].bool()
+    vectors = torch.where(mask.unsqueeze(-1), batch["vectors"], 0.0)
+    embedding = model.pair_embedding
+    with torch.inference_mode():
+        fast = embedding(vectors, mask)
+        row, column = torch.tril_indices(mask.shape[1], mask.shape[1])
+        pairs = mask[:, row] & mask[:, column]
+        reference = embedding.input_norm(pair_features(vectors[:, row], vectors[:, column]), pairs)
+        for layer, norm in zip(embedding.layers, embedding.norms, strict=True):
+            reference = torch.nn.functional.gelu(norm(layer(reference), pairs))
+    found = fast[:, :, row, column].transpose(1, 2)
+    torch.testing.assert_close(found[pairs], reference[pairs], rtol=1e-5, atol=1e-5)
+    assert reference[pairs].abs().max() > 0.1

@@ -165,14 +165,16 @@ class MaskedBatchNorm(nn.BatchNorm1d):
             self.num_batches_tracked.add_(1)
 
 
-def folded_linear(weight: Tensor, norm: MaskedBatchNorm) -> tuple[Tensor, Tensor]:
-    """A bias-free linear layer's ``weight`` and the evaluation-mode ``norm`` after it, as one.
+def folded_linear(
+    weight: Tensor, norm: MaskedBatchNorm, bias: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """A linear layer and the evaluation-mode ``norm`` after it, as one linear layer.
 
-    Returns ``(weight, bias)`` such that ``x @ weight.T + bias`` equals ``norm(x @ W.T)``
-    on real entries, up to float rounding.
+    Returns ``(weight, bias)`` such that ``x @ weight.T + bias`` equals
+    ``norm(x @ W.T + b)`` on real entries, up to float rounding.
     """
     scale, shift = norm.folded()
-    return weight * scale.unsqueeze(1), shift
+    return weight * scale.unsqueeze(1), shift if bias is None else bias * scale + shift
 
 
 def masked_sum(x: Tensor, mask: Tensor) -> Tensor:

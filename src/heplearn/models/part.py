@@ -32,7 +32,13 @@ from torch.nn import functional
 
 from heplearn.errors import ConfigError
 from heplearn.models.base import ModelFamily, ModelParams
-from heplearn.models.layers import Head, MaskedBatchNorm, inputs_of_kind, particles_and_mask
+from heplearn.models.layers import (
+    Head,
+    MaskedBatchNorm,
+    folded_linear,
+    inputs_of_kind,
+    particles_and_mask,
+)
 from heplearn.models.schema import InputInfo, InputSchema
 
 
@@ -173,7 +179,13 @@ class PairEmbedding(nn.Module):
         pair_mask = mask[:, row] & mask[:, column]
         embedded = self.input_norm(pair_features(vectors[:, row], vectors[:, column]), pair_mask)
         for layer, norm in zip(self.layers, self.norms, strict=True):
-            embedded = functional.gelu(norm(layer(embedded), pair_mask))
+            assert isinstance(layer, nn.Linear) and isinstance(norm, MaskedBatchNorm)
+            if self.training:
+                embedded = functional.gelu(norm(layer(embedded), pair_mask))
+            else:  # each batch norm folded into its layer; pairs with padding stay finite,
+                # and their biases meet padded keys (-3e4) or padded queries (discarded)
+                folded = folded_linear(layer.weight, norm, layer.bias)
+                embedded = functional.gelu(functional.linear(embedded, *folded))
         bias = embedded.new_zeros(vectors.shape[0], embedded.shape[-1], length, length)
         values = embedded.transpose(1, 2)
         bias[:, :, row, column] = values
