@@ -3,8 +3,10 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,35 @@ def read_events(sample_dir: Path, group: str | None = None) -> ak.Array:
         if group is None or entry["group"] == group
     ]
     return uproot.concatenate(paths, library="ak")
+
+
+def split_into_files(sample_dir: Path, out: Path, entries_per_file: int) -> Path:
+    """The events of a generated ROOT sample rewritten into files of ``entries_per_file``
+    entries in ``out`` (several chunks to stream and share among ranks)."""
+    from heplearn.io import write_events
+
+    tree = read_metadata(sample_dir)["tree"]
+    events = read_events(sample_dir)
+    for index, start in enumerate(range(0, len(events), entries_per_file)):
+        part = events[start : start + entries_per_file]
+        columns = {name: part[name] for name in part.fields}
+        write_events(columns, out / f"part_{index:03d}.root", "root", tree)
+    return out
+
+
+def kill_after_first_checkpoint(command: list[str], out: Path) -> None:
+    """Start ``command`` (a ``heplearn train`` into ``out``) and SIGKILL it with all the
+    processes it launched, just after its first checkpoint (early in the second epoch)."""
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.01)
+    time.sleep(0.15)  # into the second epoch
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def run_heplearn(*arguments: str, **options: Any) -> subprocess.CompletedProcess:

@@ -10,9 +10,11 @@ from heplearn.data.loaders import (
     StreamingDataset,
     _ranges,
     fit_streaming_preprocessing,
+    scan_stream,
     streaming_loader,
 )
 from heplearn.data.spec import DatasetSpec
+from heplearn.errors import ConfigError
 from heplearn.training.sampling import EpochBatches, EpochSampler
 
 
@@ -171,3 +173,45 @@ def test_streaming_without_and_with_a_large_shuffle_buffer(spec, shuffle_buffer)
         assert order != other_epoch
     else:  # file order, whatever the epoch
         assert order == other_epoch
+
+
+def test_streamed_shares_of_global_ranks_are_disjoint_balanced_and_give_equal_steps(
+    several_files_spec,
+):
+    spec = several_files_spec
+    scan = scan_stream(spec, seed=4, chunk_entries=70)
+    assert scan.split_counts.sum() == len(load_dataset(spec, seed=4).events.label)
+    expected = _rows(in_memory_batches(load_dataset(spec, seed=4), "train", batch_size=50))
+
+    def rank(number, epoch, workers=0):
+        dataset = StreamingDataset(
+            spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=70,
+            shuffle_buffer=8, rank=number, world_size=2, split_counts=scan.split_counts,
+        )  # fmt: skip
+        dataset.set_epoch(epoch)
+        return dataset, list(streaming_loader(dataset, workers))
+
+    for epoch in (0, 1):
+        (first, batches0), (second, batches1) = rank(0, epoch), rank(1, epoch)
+        shares = first.shares()
+        assert shares == second.shares()  # every rank computes the same deal
+        assert sorted(shares[0] + shares[1]) == [0, 1, 2]  # disjoint, covering the chunks
+        assert len(batches0) == len(batches1) == first.steps_per_epoch()
+        rows0, rows1 = _rows(batches0), _rows(batches1)
+        assert not rows0.keys() & rows1.keys()
+        assert rows0.keys() | rows1.keys() <= expected.keys()
+        # what the larger share leaves out is less than one chunk's events
+        left_out = len(expected) - len(rows0) - len(rows1)
+        assert 0 <= left_out < scan.split_counts[:, 0].max()
+    # workers of a rank split its chunks; the rank still runs the common number of steps
+    with_workers, batches = rank(1, 0, workers=2)
+    assert len(batches) == with_workers.steps_per_epoch(2)
+
+
+def test_streaming_on_more_ranks_than_chunks_is_refused(several_files_spec):
+    scan = scan_stream(several_files_spec, seed=4, chunk_entries=70)
+    with pytest.raises(ConfigError, match=r"train split has events in 3 chunk.*4 ranks"):
+        StreamingDataset(
+            several_files_spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=70,
+            rank=0, world_size=4, split_counts=scan.split_counts,
+        )  # fmt: skip

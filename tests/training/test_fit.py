@@ -1,10 +1,6 @@
 """Training end to end on a small generated top-vs-qcd sample."""
 
-import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -12,7 +8,7 @@ import torch
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from helpers import run_config, run_heplearn
+from helpers import kill_after_first_checkpoint, run_config, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.data.dataset import load_dataset
 from heplearn.errors import ConfigError, InputError
@@ -109,14 +105,7 @@ def test_a_killed_run_resumes_to_the_same_weights(top, tmp_path):
 
     out = tmp_path / "killed"
     command = [sys.executable, "-m", "heplearn", "train", str(path), "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    last = out / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 120
-    while not last.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.01)
-    time.sleep(0.15)  # into the second epoch
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_after_first_checkpoint(command, out)
     killed = RunDirectory(out)
     assert killed.info()["status"] == "running"
     assert len(killed.history()) < 4, "the run finished before it was killed"

@@ -20,6 +20,7 @@ from heplearn.data.processing import ChunkProcessor, Columns, Processed
 from heplearn.data.sources import SourceFile, cluster_starts, read_ranges
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
+from heplearn.errors import ConfigError
 
 Batch = dict[str, torch.Tensor]
 
@@ -66,10 +67,27 @@ def plan_chunks(spec: DatasetSpec, chunk_entries: int) -> list[Chunk]:
 class StreamingDataset(IterableDataset):
     """Streams a dataset spec from its files chunk by chunk, with bounded memory.
 
-    Chunks are shared out among DataLoader workers (and among distributed ranks) without
-    overlap; each worker shuffles the events it reads within a buffer of
-    ``shuffle_buffer`` events and yields ready batches. Memory stays below about one chunk
-    plus the buffer per worker.
+    Every epoch the chunks are dealt out among the distributed ranks, and each rank's
+    among its DataLoader workers, without overlap; each worker shuffles the events it
+    reads within a buffer of ``shuffle_buffer`` events and yields ready batches. Memory
+    stays below about one chunk plus the buffer per worker.
+
+    The order of an epoch depends only on (seed, epoch, world size), never on what ran
+    before, so a resumed run reads what an uninterrupted one would have read:
+
+    1. with a shuffle buffer, the chunks are permuted with ``(seed, epoch)``; without
+       one they keep file order;
+    2. in that order, each chunk goes to the rank (by *global* rank) that holds the
+       fewest events of the split so far, ties to the lowest rank (chunks without events
+       of the split are skipped), so shares are disjoint, cover the split and differ by
+       at most one chunk's events;
+    3. a rank's chunks go to its workers in turn; each worker's buffer is shuffled with
+       ``(seed, epoch, rank, worker)``.
+
+    With ``split_counts`` known (see :func:`scan_stream`), every rank stops after the
+    same number of batches, :meth:`steps_per_epoch` (the fewest any rank can fill), so
+    no rank waits for another at the end of an epoch; the events beyond it on the larger
+    shares (at most about one chunk per rank) sit that epoch out.
 
     Parameters
     ----------
@@ -88,7 +106,15 @@ class StreamingDataset(IterableDataset):
     shuffle_buffer : int
         Events shuffled together; 0 keeps file order.
     rank, world_size : int
-        Distributed shard of this process.
+        Global rank of this process and the number of processes.
+    split_counts : numpy.ndarray, optional
+        Events of each split (columns train, validation, test) in each chunk, after the
+        selection: shares are balanced by them and the steps equalised.
+
+    Raises
+    ------
+    ConfigError
+        When there are fewer chunks with events of the split than ranks.
     """
 
     def __init__(
@@ -103,6 +129,7 @@ class StreamingDataset(IterableDataset):
         shuffle_buffer: int = 100_000,
         rank: int = 0,
         world_size: int = 1,
+        split_counts: np.ndarray | None = None,
     ) -> None:
         self.spec = spec
         self.preprocessing = preprocessing
@@ -112,26 +139,66 @@ class StreamingDataset(IterableDataset):
         self.shuffle_buffer = shuffle_buffer
         self.rank, self.world_size = rank, world_size
         self.chunks = plan_chunks(spec, chunk_entries)
+        self.split_counts = split_counts
+        if split_counts is None:
+            self.sizes = np.array([c.entry_stop - c.entry_start for c in self.chunks], np.int64)
+        else:
+            self.sizes = np.asarray(split_counts, np.int64)[:, self.split_index]
+        filled = int(np.count_nonzero(self.sizes))
+        if world_size > 1 and filled < world_size:
+            raise ConfigError(
+                f"training.streaming: the {split} split has events in {filled} chunk(s) "
+                f"({len(self.chunks)} chunks of about {chunk_entries} entries) but there are "
+                f"{world_size} ranks (processes), and every rank needs a chunk; lower "
+                "training.streaming.chunk_entries or train on fewer devices"
+            )
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Change the shuffle of the next iteration (call once per epoch)."""
         self.epoch = epoch
 
+    def shares(self) -> list[list[int]]:
+        """The indices of the chunks of every rank this epoch, in reading order."""
+        if self.shuffle_buffer:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.chunks))
+        else:
+            order = np.arange(len(self.chunks))
+        loads = np.zeros(self.world_size, np.int64)
+        shares: list[list[int]] = [[] for _ in range(self.world_size)]
+        for index in order:
+            if self.sizes[index]:
+                rank = int(np.argmin(loads))
+                shares[rank].append(int(index))
+                loads[rank] += self.sizes[index]
+        return shares
+
     def my_chunks(self) -> list[Chunk]:
         """The chunks of this rank and DataLoader worker."""
         info = get_worker_info()
         workers, worker = (1, 0) if info is None else (info.num_workers, info.id)
-        shard, shards = self.rank * workers + worker, self.world_size * workers
-        return self.chunks[shard::shards]
+        return [self.chunks[index] for index in self.shares()[self.rank][worker::workers]]
+
+    def steps_per_epoch(self, workers: int = 0) -> int | None:
+        """The batches every rank yields this epoch (None without ``split_counts``)."""
+        if self.split_counts is None:
+            return None
+        workers = max(workers, 1)
+        return min(
+            sum(
+                -(-int(self.sizes[share[worker::workers]].sum()) // self.batch_size)
+                for worker in range(workers)
+            )
+            for share in self.shares()
+        )
 
     def __iter__(self) -> Iterator[Batch]:
         processor = ChunkProcessor(self.spec, self.seed)
         needed = processor.required_columns
         scaling = self.preprocessing.scaling()
         info = get_worker_info()
-        shard = self.rank * 1000 + (info.id if info is not None else 0)
-        rng = np.random.default_rng([self.seed, self.epoch, shard])
+        worker = info.id if info is not None else 0
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker])
         chunks = self.my_chunks()
         particles = [
             name for name, kind in self.spec.inputs.items() if isinstance(kind, ParticlesInput)
@@ -257,25 +324,114 @@ def _with_rows(
     return array
 
 
-def streaming_loader(dataset: StreamingDataset, num_workers: int = 0) -> DataLoader:
-    """A DataLoader over a streaming dataset (batches are formed by the dataset itself)."""
-    return DataLoader(dataset, batch_size=None, num_workers=num_workers)
+class StreamBatches:
+    """The batches of a streaming dataset, cut to the epoch's equal number of steps.
+
+    A DataLoader over the dataset (its workers read and shuffle), stopped after
+    :meth:`StreamingDataset.steps_per_epoch` batches, which is also its length. Lightning
+    finds the dataset under ``sampler`` and sets its epoch before each epoch, also in a
+    resumed run.
+
+    Parameters
+    ----------
+    dataset : StreamingDataset
+        The dataset, with ``split_counts``.
+    num_workers : int
+        DataLoader worker processes.
+    pin_memory : bool
+        Batches in page-locked memory, for non-blocking copies to a GPU.
+    """
+
+    def __init__(
+        self, dataset: StreamingDataset, num_workers: int = 0, pin_memory: bool = False
+    ) -> None:
+        assert dataset.split_counts is not None, "the dataset needs split_counts"
+        self.sampler = dataset
+        self.batch_sampler = None
+        self.num_workers = num_workers
+        self.loader = _loader(dataset, num_workers, pin_memory)
+
+    def __len__(self) -> int:
+        steps = self.sampler.steps_per_epoch(self.num_workers)
+        assert steps is not None
+        return steps
+
+    def __iter__(self) -> Iterator[Batch]:
+        return itertools.islice(self.loader, len(self))
+
+
+def streaming_loader(
+    dataset: StreamingDataset, num_workers: int = 0, pin_memory: bool = False
+) -> DataLoader | StreamBatches:
+    """Batches of a streaming dataset (formed by the dataset itself): all of them, or the
+    epoch's equal number of steps when the dataset knows its ``split_counts``."""
+    if dataset.split_counts is not None:
+        return StreamBatches(dataset, num_workers, pin_memory)
+    return _loader(dataset, num_workers, pin_memory)
+
+
+def _loader(dataset: StreamingDataset, num_workers: int, pin_memory: bool) -> DataLoader:
+    # A DataLoader draws a seed for its workers each epoch, from the global torch random
+    # state unless given a generator; that state belongs to the model (dropout), and a
+    # resumed run must find it as the uninterrupted run left it.
+    return DataLoader(
+        dataset,
+        batch_size=None,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        generator=torch.Generator().manual_seed(dataset.seed),
+    )
+
+
+@dataclass(frozen=True)
+class StreamScan:
+    """What one pass over the files tells the streaming loader.
+
+    Attributes
+    ----------
+    preprocessing : Preprocessing
+        Event weights and standardisation fitted on the training split.
+    split_counts : numpy.ndarray
+        ``(chunks, 3)`` events of the train, validation and test splits in each chunk of
+        :func:`plan_chunks`, after the selection.
+    """
+
+    preprocessing: Preprocessing
+    split_counts: np.ndarray
+
+
+def scan_stream(
+    spec: DatasetSpec,
+    seed: int,
+    chunk_entries: int = 50_000,
+    preprocessing: Preprocessing | None = None,
+) -> StreamScan:
+    """Fit weights and standardisation and count each chunk's events of every split, in
+    one sequential pass with one chunk in memory at a time.
+
+    Only three numbers per event (label, raw weight, reweighting variable) and the
+    standardisation sums are kept between chunks. With ``preprocessing`` given (a resumed
+    run) it is kept and the pass only counts.
+    """
+    processor = ChunkProcessor(spec, seed)
+    needed = processor.required_columns
+    statistics = FitStatistics(spec)
+    chunks = plan_chunks(spec, chunk_entries)
+    labels = []
+    counts = np.zeros((len(chunks), len(SPLIT_NAMES)), np.int64)
+    for index, (chunk, columns) in enumerate(_read_chunks(chunks, needed)):
+        events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
+        counts[index] = np.bincount(events.split, minlength=len(SPLIT_NAMES))
+        if preprocessing is None:
+            statistics.add(events)
+            labels.append(events.label)
+    if preprocessing is None:
+        preprocessing = statistics.preprocessing(class_count(spec, np.concatenate(labels)))
+    return StreamScan(preprocessing, counts)
 
 
 def fit_streaming_preprocessing(
     spec: DatasetSpec, seed: int, chunk_entries: int = 50_000
 ) -> Preprocessing:
-    """Fit weights and standardisation in one sequential pass, one chunk in memory at a time.
-
-    Only three numbers per event (label, raw weight, reweighting variable) and the
-    standardisation sums are kept between chunks.
-    """
-    processor = ChunkProcessor(spec, seed)
-    needed = processor.required_columns
-    statistics = FitStatistics(spec)
-    labels = []
-    for chunk, columns in _read_chunks(plan_chunks(spec, chunk_entries), needed):
-        events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
-        statistics.add(events)
-        labels.append(events.label)
-    return statistics.preprocessing(class_count(spec, np.concatenate(labels)))
+    """The preprocessing of :func:`scan_stream` alone."""
+    return scan_stream(spec, seed, chunk_entries).preprocessing

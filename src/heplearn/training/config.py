@@ -65,6 +65,12 @@ class TrainingConfig(_Strict):
         description="seed of the initialisation, the batch order and a bdt's trees (default: "
         "the run's seed, which also fixes the split); heplearn train --seeds varies it",
     )
+    folds: int | None = Field(
+        None,
+        ge=3,
+        description="k-fold: train this many models, each tested on one fold of the events "
+        "and validated on the next (docs/guide-kfold.md)",
+    )
     optimizer: Optimizer = Optimizer()
     schedule: Schedule = Schedule()
     loss: Literal["auto", "bce", "cross-entropy", "mse", "mae", "huber"] = Field(
@@ -76,6 +82,7 @@ class TrainingConfig(_Strict):
     streaming: Streaming | None = Field(None, description="stream instead of loading in memory")
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps"] = "auto"
     devices: int | Literal["auto"] = "auto"
+    num_nodes: int = Field(1, gt=0, description="machines, each running `devices` processes")
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
     compile: bool = Field(False, description="torch.compile the model")
@@ -131,6 +138,15 @@ class RunConfig(_Strict):
     @model_validator(mode="after")
     def _model_reads_the_inputs(self) -> "RunConfig":
         select_inputs(self.model, input_schema(self.data))
+        return self
+
+    @model_validator(mode="after")
+    def _folds_given_once(self) -> "RunConfig":
+        if self.training.folds is not None and self.data.split.folds is not None:
+            raise ConfigError(
+                "data.split.folds is set for each fold by training.folds; give training.folds "
+                "only"
+            )
         return self
 
     @model_validator(mode="after")

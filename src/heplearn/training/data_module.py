@@ -5,7 +5,7 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from heplearn.data.dataset import Dataset, load_dataset
-from heplearn.data.loaders import StreamingDataset, fit_streaming_preprocessing, streaming_loader
+from heplearn.data.loaders import StreamBatches, StreamingDataset, scan_stream, streaming_loader
 from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.errors import ConfigError
 from heplearn.training.config import RunConfig
@@ -16,7 +16,10 @@ class RunDataModule(L.LightningDataModule):
     """Train and validation batches of a run config (only the inputs its model reads).
 
     ``setup`` runs on every process: each rank reads the data (in memory) or plans the
-    chunks (streaming) and keeps only its own share.
+    chunks (streaming) and keeps only its own share, chosen by its *global* rank (the
+    same on one node or several). Both paths give every rank the same number of steps
+    per epoch, in an order that depends only on (seed, epoch, world size): see
+    :class:`EpochSampler` and :class:`StreamingDataset`.
 
     Parameters
     ----------
@@ -33,10 +36,13 @@ class RunDataModule(L.LightningDataModule):
         self.preprocessing = preprocessing
         self.dataset: Dataset | None = None
         self.n_classes = 0
+        self.split_counts: np.ndarray | None = None
         self.rank, self.world_size = 0, 1
+        self.pin_memory = False
 
     def prepare(self) -> None:
-        """Read the data (in memory) or fit the preprocessing in one pass (streaming)."""
+        """Read the data (in memory), or fit the preprocessing and count each chunk's
+        events in one pass (streaming)."""
         spec, seed, streaming = self.spec, self.config.seed, self.config.training.streaming
         if streaming is None:
             if self.dataset is None:
@@ -47,25 +53,23 @@ class RunDataModule(L.LightningDataModule):
         if spec.task == "classification" and not spec.classes:
             raise ConfigError("data.classes: list the class names to train while streaming")
         self.n_classes = len(spec.classes or [])
-        if self.preprocessing is None:
-            self.preprocessing = fit_streaming_preprocessing(spec, seed, streaming.chunk_entries)
+        if self.split_counts is None:
+            scan = scan_stream(spec, seed, streaming.chunk_entries, self.preprocessing)
+            self.preprocessing, self.split_counts = scan.preprocessing, scan.split_counts
 
     def setup(self, stage: str) -> None:
         """Load this rank's data (Lightning calls it on every process)."""
         if self.trainer is not None:
             self.rank, self.world_size = self.trainer.global_rank, self.trainer.world_size
-        if self.config.training.streaming is not None and self.world_size > 1:
-            raise ConfigError(
-                "training.streaming with several devices is not supported yet: ranks would "
-                "read different numbers of batches; train in memory or on one device"
-            )
+            # page-locked batches let Lightning copy them to the GPU without blocking
+            self.pin_memory = self.trainer.strategy.root_device.type == "cuda"
         self.prepare()
 
-    def train_dataloader(self) -> DataLoader | EpochBatches:
+    def train_dataloader(self) -> DataLoader | StreamBatches | EpochBatches:
         """Training batches, reshuffled every epoch (in memory) or from a shuffle buffer."""
         return self._loader("train", shuffle=self.config.training.shuffle)
 
-    def val_dataloader(self) -> DataLoader | EpochBatches:
+    def val_dataloader(self) -> DataLoader | StreamBatches | EpochBatches:
         """Validation batches in file order."""
         return self._loader("validation", shuffle=False)
 
@@ -75,7 +79,7 @@ class RunDataModule(L.LightningDataModule):
         assert self.dataset is not None
         return self._of_training_classes(self.dataset.arrays(split))
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader | EpochBatches:
+    def _loader(self, split: str, shuffle: bool) -> DataLoader | StreamBatches | EpochBatches:
         training = self.config.training
         if training.streaming is not None:
             assert self.preprocessing is not None
@@ -87,10 +91,13 @@ class RunDataModule(L.LightningDataModule):
                 seed=self.config.seed,
                 chunk_entries=training.streaming.chunk_entries,
                 shuffle_buffer=training.streaming.shuffle_buffer if shuffle else 0,
+                rank=self.rank,
+                world_size=self.world_size,
+                split_counts=self.split_counts,
             )
             if self.trainer is not None:
                 stream.set_epoch(self.trainer.current_epoch)
-            return streaming_loader(stream, training.streaming.workers)
+            return streaming_loader(stream, training.streaming.workers, self.pin_memory)
         arrays = self.arrays(split)
         self._require_events(split, arrays)
         sampler = EpochSampler(
@@ -100,7 +107,7 @@ class RunDataModule(L.LightningDataModule):
             rank=self.rank,
             world_size=self.world_size,
         )
-        return EpochBatches(arrays, training.batch_size, sampler)
+        return EpochBatches(arrays, training.batch_size, sampler, pin_memory=self.pin_memory)
 
     def _of_training_classes(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Only the events of ``training.classes``, when the config names them."""

@@ -78,6 +78,10 @@ def train(
     if not is_launched_rank():
         _prepare_directory(run, config, resume=resume, overwrite=overwrite)
     try:
+        if config.training.folds is not None:
+            from heplearn.training.kfold import train_folds
+
+            return train_folds(config, run, train, resume=resume)
         if model_family(config.model.name).estimator:
             from heplearn.training.estimator import train_estimator
 
@@ -92,9 +96,15 @@ def train(
         raise
 
 
+# Where launchers put a process's rank: Lightning's own DDP launch and a manual one
+# (LOCAL_RANK, NODE_RANK), torchrun (RANK, GROUP_RANK) and SLURM's srun (SLURM_PROCID).
+RANK_VARIABLES = ("LOCAL_RANK", "NODE_RANK", "RANK", "GROUP_RANK", "SLURM_PROCID")
+
+
 def is_launched_rank() -> bool:
-    """True in the extra processes that Lightning's DDP launches (rank 0 prepares the run)."""
-    return os.environ.get("LOCAL_RANK", "0") != "0" or os.environ.get("NODE_RANK", "0") != "0"
+    """True in every process of a distributed run but global rank 0 (which prepares the run
+    directory and reports), however the processes were launched."""
+    return any(os.environ.get(name, "0") != "0" for name in RANK_VARIABLES)
 
 
 def _prepare_directory(
@@ -108,7 +118,7 @@ def _prepare_directory(
                 f"--resume: the config differs from the one {run.path} was started with "
                 f"({run.path / CONFIG}); resume with the same config and --set options"
             )
-        if not run.last_checkpoint.is_file():
+        if config.training.folds is None and not run.last_checkpoint.is_file():
             raise InputError(
                 f"--resume: {run.path} has no checkpoint yet (killed in the first epoch); "
                 "start it again with --overwrite"
@@ -186,6 +196,7 @@ def _train_network(
         max_epochs=training.epochs,
         accelerator=training.accelerator,
         devices=training.devices,
+        num_nodes=training.num_nodes,
         strategy=_strategy(training.strategy),
         precision=training.precision,
         gradient_clip_val=training.gradient_clip,

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from heplearn.errors import HeplearnError
-from heplearn.evaluation.metrics import auc, roc_curve
 from heplearn.models.base import LearnsInputs
+from heplearn.roc import auc, roc_curve
 from heplearn.training.config import TrainingConfig
 from heplearn.training.task import Task, weighted_mean
 
@@ -126,10 +126,15 @@ class RunModule(L.LightningModule):
         self.log("val_auc", auc, prog_bar=True, rank_zero_only=True)
 
     def _log_epoch_loss(self, name: str, loss: "_EpochLoss", prog_bar: bool) -> None:
-        """Log the mean loss of this rank's events (ranks hold equal shares: their mean)."""
+        """Log the mean loss per event over the events of every rank."""
+        total = loss.sum().float()
+        events = torch.tensor(float(loss.events), device=total.device)
+        if self.trainer.world_size > 1:  # (streamed shares hold unequal numbers of events)
+            total, events = (self._gathered(value.reshape(1)).sum() for value in (total, events))
+        # every rank logs the same value (sync_dist averages equal numbers)
         self.log(
             name,
-            loss.mean(),
+            total / events,
             prog_bar=prog_bar,
             on_step=False,
             on_epoch=True,
@@ -138,10 +143,17 @@ class RunModule(L.LightningModule):
         )
 
     def _gathered(self, values: torch.Tensor) -> torch.Tensor:
-        """The values of every rank, one after the other (ranks hold equal shares)."""
-        gathered = self.all_gather(values)
+        """The values of every rank, one after the other (ranks may hold different numbers)."""
+        size = torch.tensor([len(values)], device=values.device)
+        sizes = self.all_gather(size)
+        assert isinstance(sizes, torch.Tensor)
+        longest = int(sizes.max())
+        padded = values.new_zeros((longest, *values.shape[1:]))
+        padded[: len(values)] = values
+        gathered = self.all_gather(padded)
         assert isinstance(gathered, torch.Tensor)
-        return gathered.flatten(0, 1)
+        counts = sizes.flatten().tolist()
+        return torch.cat([part[:count] for part, count in zip(gathered, counts, strict=True)])
 
     def configure_optimizers(self) -> Any:
         """AdamW (or Adam) with the configured schedule, stepped every optimiser step."""
@@ -176,12 +188,23 @@ class RunModule(L.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the random state, so a resumed run draws what the uninterrupted one did."""
-        checkpoint["torch_rng_state"] = torch.get_rng_state()
+        """Keep the random state of every rank, so a resumed run draws what the
+        uninterrupted one did (ranks draw different amounts when their batches differ).
+
+        Every rank calls this hook (rank 0 writes the file)."""
+        state = torch.get_rng_state()
+        checkpoint["torch_rng_state"] = state
+        if self.trainer.world_size > 1:
+            states = self.all_gather(state.to(self.device))
+            assert isinstance(states, torch.Tensor)
+            checkpoint["torch_rng_states"] = states.cpu()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the random state saved with the checkpoint."""
-        if "torch_rng_state" in checkpoint:
+        """Restore this rank's random state saved with the checkpoint."""
+        states = checkpoint.get("torch_rng_states")
+        if states is not None and len(states) == self.trainer.world_size:
+            torch.set_rng_state(states[self.trainer.global_rank].clone())
+        elif "torch_rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["torch_rng_state"])
 
 
@@ -198,10 +221,10 @@ class _EpochLoss:
         self.total = part if self.total is None else self.total + part
         self.events += events
 
-    def mean(self) -> torch.Tensor:
-        """The mean loss per event."""
+    def sum(self) -> torch.Tensor:
+        """The summed loss of the events."""
         assert self.total is not None
-        return self.total / self.events
+        return self.total
 
 
 def epoch_auc(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:

@@ -76,10 +76,17 @@ class EpochBatches:
         Events per batch; the last batch of an epoch may hold fewer.
     sampler : EpochSampler
         The order of the events (and this rank's share of them).
+    pin_memory : bool
+        Gather each batch into page-locked memory, for non-blocking copies to a GPU.
     """
 
     def __init__(
-        self, arrays: dict[str, np.ndarray], batch_size: int, sampler: EpochSampler
+        self,
+        arrays: dict[str, np.ndarray],
+        batch_size: int,
+        sampler: EpochSampler,
+        *,
+        pin_memory: bool = False,
     ) -> None:
         self.tensors = {
             name: torch.from_numpy(np.ascontiguousarray(values)) for name, values in arrays.items()
@@ -87,6 +94,7 @@ class EpochBatches:
         self.batch_size = batch_size
         self.sampler = sampler
         self.batch_sampler = None
+        self.pin_memory = pin_memory
 
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.batch_size)
@@ -95,4 +103,7 @@ class EpochBatches:
         order = self.sampler.indices()
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
-            yield {name: tensor[index] for name, tensor in self.tensors.items()}
+            if self.pin_memory:
+                yield {name: tensor[index].pin_memory() for name, tensor in self.tensors.items()}
+            else:
+                yield {name: tensor[index] for name, tensor in self.tensors.items()}
