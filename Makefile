@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test bench lint clean
+.PHONY: venv browser demo test bench bench-peers lint clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,11 @@ test: venv browser
 
 bench: venv
 	$(BIN)/python -m benchmarks
+
+# heplearn vs weaver-core (ParticleNet-Lite, same jets): builds benchmarks/.venv-weaver
+# (torch from local disk first, then weaver-core 0.5.3); larger samples: ARGS="--events 5000"
+bench-peers: venv
+	$(BIN)/python -m benchmarks.bench_peers $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks examples docs/generate_cli_reference.py

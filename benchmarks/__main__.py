@@ -11,6 +11,7 @@ from benchmarks import (
     bench_images,
     bench_loading,
     bench_physics,
+    bench_predict,
     bench_shuffle,
     bench_training,
 )
@@ -24,6 +25,7 @@ MODULES = (
     bench_training,
     bench_physics,
     bench_export,
+    bench_predict,
     bench_anomaly,
     bench_generative,
 )

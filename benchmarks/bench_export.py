@@ -46,7 +46,7 @@ MODELS: dict[str, dict[str, Any]] = {
 QUICK_MODELS = ("mlp", "pfn")
 
 
-def _write_jets(path: Path, n_jets: int, seed: int = 1) -> None:
+def write_jets(path: Path, n_jets: int, seed: int = 1) -> None:
     """Random jets in the generator's branch layout: a Poisson(40) number of constituents."""
     rng = np.random.default_rng(seed)
     counts = np.maximum(rng.poisson(40, n_jets), 1)
@@ -83,7 +83,7 @@ def _write_jets(path: Path, n_jets: int, seed: int = 1) -> None:
         file["Events"].extend(jets)
 
 
-def _config(path: Path, model: dict[str, Any], length: int) -> dict[str, Any]:
+def jets_config(path: Path, model: dict[str, Any], length: int) -> dict[str, Any]:
     columns = ["part_deta", "part_dphi", "log(part_pt)", "log(part_energy)", "part_charge"]
     particles = {"kind": "particles", "length": length, "sort_by": "part_pt"}
     data = {
@@ -224,8 +224,8 @@ def run(quick: bool = False) -> list[Section]:
     )
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "jets.root"
-        _write_jets(path, train_jets)
+        write_jets(path, train_jets)
         for name in names:
-            run_directory = train(_config(path, MODELS[name], length), Path(directory) / name)
+            run_directory = train(jets_config(path, MODELS[name], length), Path(directory) / name)
             section.rows.extend(_rows(run_directory, name, n_jets, batches, threads))
     return [section]

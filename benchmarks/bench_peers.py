@@ -1,0 +1,408 @@
+"""heplearn and weaver-core side by side: ParticleNet-Lite on the same generated jets.
+
+Run by ``make bench-peers`` (``python -m benchmarks.bench_peers [--events N]``); not part
+of ``make test`` or ``make bench``. It builds its own virtual environment,
+``benchmarks/.venv-weaver`` (git-ignored): ``torch==2.13.0`` first, so that weaver-core
+cannot pull another (CUDA) torch, then ``weaver-core==0.5.3``.
+
+The sample is generated once (``heplearn generate top-vs-qcd``) and cut by entry into a
+training file (80 %: both tools use 75 % of it to train, 25 % to validate) and a test
+file (20 %), so both tools see the same jets. weaver-core gets a data config and a
+network file written here, following its documented interface (a YAML of inputs and
+labels; ``get_model``/``get_loss``), whose model is weaver-core's own ParticleNet class
+in the ParticleNet-Lite configuration of heplearn's ``configs/top-vs-qcd``: k = 7,
+EdgeConv blocks (32, 32, 32) and (64, 64, 64), no fusion, a dense layer of 128, the same
+8 particle features, 100 particles. Both train for the same epochs with the same batch
+size (those of ``configs/top-vs-qcd/particlenet-lite.yaml``, early stopping off so the
+epochs are equal), then score the test file; AUC and 1/ε_B at ε_S = 0.3 are computed
+from each tool's test scores by the same code, with bootstrap uncertainties and the
+number of background jets behind the rejection. Scoring speed is measured on a larger
+file (the test jets repeated) by each tool's scoring command: ``heplearn predict`` and
+``weaver --predict``. Times are wall-clock times of the whole commands; peak RSS is the
+kernel's high-water mark of each command's process.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from benchmarks.report import Section, write_report
+from benchmarks.samples import CONFIGS, top_vs_qcd_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / "benchmarks" / ".venv-weaver"
+WORK = ROOT / "data" / "bench" / "peers"
+TORCH = "torch==2.13.0"
+WEAVER = "weaver-core==0.5.3"
+LENGTH = 100
+SPEED_JETS = 10_000
+
+# the 8 particle features of configs/top-vs-qcd/data.yaml, as weaver-core variables
+DATA_CONFIG = """\
+# written by heplearn's benchmarks/bench_peers.py: the inputs of configs/top-vs-qcd
+selection: null
+new_variables:
+  part_mask: ak.ones_like(part_deta)
+  part_logpt: np.log(part_pt)
+  part_logenergy: np.log(part_energy)
+  part_logptrel: np.log(part_pt / jet_pt)
+  part_logerel: np.log(part_energy / jet_energy)
+  part_deltar: np.hypot(part_deta, part_dphi)
+  label_qcd: is_signal == 0
+  label_top: is_signal == 1
+preprocess:
+  method: auto
+  data_fraction: 1.0
+inputs:
+  pf_points:
+    length: {length}
+    pad_mode: constant
+    vars: [[part_deta, null], [part_dphi, null]]
+  pf_features:
+    length: {length}
+    pad_mode: constant
+    vars:
+      - [part_deta, null]
+      - [part_dphi, null]
+      - [part_logpt, null]
+      - [part_logenergy, null]
+      - [part_logptrel, null]
+      - [part_logerel, null]
+      - [part_deltar, null]
+      - [part_charge, null]
+  pf_mask:
+    length: {length}
+    pad_mode: constant
+    vars: [[part_mask, null]]
+labels:
+  type: simple
+  value: [label_qcd, label_top]
+observers: [event, is_signal]
+"""
+
+NETWORK = """\
+# written by heplearn's benchmarks/bench_peers.py: weaver-core's ParticleNet class in the
+# ParticleNet-Lite configuration of heplearn's configs/top-vs-qcd/particlenet-lite.yaml
+import torch
+from weaver.nn.model.ParticleNet import ParticleNet
+
+
+class TopTagger(torch.nn.Module):
+    def __init__(self, features, classes):
+        super().__init__()
+        self.network = ParticleNet(
+            input_dims=features,
+            num_classes=classes,
+            conv_params=[(7, (32, 32, 32)), (7, (64, 64, 64))],
+            fc_params=[(128, 0.1)],
+            use_fusion=False,
+            use_fts_bn=True,
+            use_counts=True,
+        )
+
+    def forward(self, points, features, mask):
+        return self.network(points, features, mask)
+
+
+def get_model(data_config, **kwargs):
+    features = len(data_config.input_dicts["pf_features"])
+    model = TopTagger(features, len(data_config.label_value))
+    info = {
+        "input_names": list(data_config.input_names),
+        "input_shapes": {k: ((1,) + s[1:]) for k, s in data_config.input_shapes.items()},
+        "output_names": ["softmax"],
+        "dynamic_axes": {
+            **{k: {0: "N", 2: "n_" + k.split("_")[0]} for k in data_config.input_names},
+            "softmax": {0: "N"},
+        },
+    }
+    return model, info
+
+
+def get_loss(data_config, **kwargs):
+    return torch.nn.CrossEntropyLoss()
+"""
+
+
+@dataclass
+class Measured:
+    """One command: wall seconds and peak resident memory (bytes)."""
+
+    seconds: float
+    peak: int
+    output: str
+
+
+def run_measured(command: list[str], log: Path, env: dict[str, str] | None = None) -> Measured:
+    """Run a command, keeping its output in ``log``; its wall time and peak RSS."""
+    started = time.perf_counter()
+    with log.open("w") as stream:
+        process = subprocess.Popen(
+            command, stdout=stream, stderr=subprocess.STDOUT, cwd=ROOT, env=env
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    text = log.read_text()
+    if status != 0:
+        raise RuntimeError(f"{' '.join(command)} failed; see {log}:\n{text[-2000:]}")
+    return Measured(seconds, usage.ru_maxrss * 1024, text)
+
+
+def weaver_environment() -> Path:
+    """benchmarks/.venv-weaver with torch (CPU, from local disk) and then weaver-core."""
+    python = VENV / "bin" / "python"
+    weaver = VENV / "bin" / "weaver"
+    if weaver.exists():
+        return weaver
+    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet"]
+    subprocess.run([*pip, TORCH], check=True)  # first: weaver-core must not bring another
+    subprocess.run([*pip, WEAVER], check=True)
+    return weaver
+
+
+def split_sample(folder: Path, work: Path) -> tuple[Path, Path, Path]:
+    """train.root (80 % of each file), test.root (the rest) and speed.root (test repeated)."""
+    trains, tests = [], []
+    for path in sorted(folder.glob("*.root")):
+        events = uproot.open(path)["Events"].arrays()
+        cut = int(0.8 * len(events))
+        trains.append(events[:cut])
+        tests.append(events[cut:])
+    train, test = ak.concatenate(trains), ak.concatenate(tests)
+    repeats = -(-SPEED_JETS // len(test))
+    speed = ak.concatenate([test] * repeats)[:SPEED_JETS]
+    paths = []
+    for name, events in (("train", train), ("test", test), ("speed", speed)):
+        path = work / f"{name}.root"
+        with uproot.recreate(path) as file:
+            file["Events"] = {field: events[field] for field in events.fields}
+        paths.append(path)
+    return paths[0], paths[1], paths[2]
+
+
+def heplearn_side(
+    train: Path, test: Path, speed: Path, work: Path, epochs: int
+) -> dict[str, object]:
+    """Train configs/top-vs-qcd/particlenet-lite.yaml on train.root, score test and speed."""
+    heplearn = [sys.executable, "-m", "heplearn"]
+    run = work / "heplearn-run"
+    source = f"{{files: ['{train}'], tree: Events}}"
+    overrides = [
+        f"data.sources=[{source}]",
+        "data.split={train: 0.75, validation: 0.25, test: 0.0}",
+        "training.early_stopping=null",
+        f"training.epochs={epochs}",
+        "training.progress_bar=false",
+    ]
+    setting = [item for override in overrides for item in ("--set", override)]
+    config = CONFIGS / "particlenet-lite.yaml"
+    trained = run_measured(
+        [*heplearn, "train", str(config), "--out", str(run), "--overwrite", *setting],
+        work / "heplearn-train.log",
+    )
+    scored = run_measured(
+        [
+            *heplearn,
+            "predict",
+            str(run),
+            str(test),
+            "--out",
+            str(work / "heplearn-test"),
+            "--keep",
+            "is_signal",
+            "--overwrite",
+            "--quiet",
+        ],
+        work / "heplearn-test.log",
+    )
+    speed_run = run_measured(
+        [
+            *heplearn,
+            "predict",
+            str(run),
+            str(speed),
+            "--out",
+            str(work / "heplearn-speed"),
+            "--overwrite",
+            "--quiet",
+        ],
+        work / "heplearn-speed.log",
+    )
+    scores = uproot.open(work / "heplearn-test" / "test_scores.root")["Scores"].arrays(library="np")
+    return {
+        "train": trained,
+        "test": scored,
+        "speed": speed_run,
+        "scores": scores["score_top"],
+        "labels": scores["is_signal"],
+    }
+
+
+def weaver_side(
+    weaver: Path, train: Path, test: Path, speed: Path, work: Path, epochs: int, batch: int
+) -> dict[str, object]:
+    """weaver-core's training with its test pass, and its scoring command on speed.root."""
+    (work / "weaver-data.yaml").write_text(DATA_CONFIG.format(length=LENGTH))
+    (work / "weaver-network.py").write_text(NETWORK)
+    prefix = work / "weaver-model" / "particlenet_lite"
+    common = [
+        "--data-config",
+        str(work / "weaver-data.yaml"),
+        "--network-config",
+        str(work / "weaver-network.py"),
+        "--gpus",
+        "",
+        "--batch-size",
+        str(batch),
+        "--num-workers",
+        "0",
+        "--in-memory",
+        "--fetch-step",
+        "1",
+    ]
+    env = {**os.environ, "PYTHONNOUSERSITE": "1"}
+    trained = run_measured(
+        [
+            str(weaver),
+            "--data-train",
+            str(train),
+            "--data-test",
+            str(test),
+            *common,
+            "--train-val-split",
+            "0.75",
+            "--num-epochs",
+            str(epochs),
+            "--start-lr",
+            "3e-3",
+            "--optimizer",
+            "adamw",
+            "--lr-scheduler",
+            "one-cycle",
+            "--model-prefix",
+            str(prefix),
+            "--predict-output",
+            str(work / "weaver-test.root"),
+        ],
+        work / "weaver-train.log",
+        env,
+    )
+    best = prefix.with_name(prefix.name + "_best_epoch_state.pt")
+    speed_run = run_measured(
+        [
+            str(weaver),
+            "--predict",
+            "--data-test",
+            str(speed),
+            *common,
+            "--model-prefix",
+            str(best),
+            "--predict-output",
+            str(work / "weaver-speed.root"),
+        ],
+        work / "weaver-speed.log",
+        env,
+    )
+    outputs = uproot.open(work / "weaver-test.root")["Events"].arrays(library="np")
+    rates = [float(m) for m in re.findall(r"avg\. speed ([0-9.]+) entries/s", trained.output)]
+    return {
+        "train": trained,
+        "speed": speed_run,
+        "scores": outputs["score_label_top"],
+        "labels": outputs["is_signal"],
+        "loop_rates": rates,
+    }
+
+
+def physics(scores: np.ndarray, labels: np.ndarray) -> tuple[str, str]:
+    """AUC and 1/ε_B at ε_S = 0.3 with bootstrap uncertainties, and the background count."""
+    from heplearn.evaluation.metrics import roc_curve, roc_summary, roc_summary_uncertainty
+
+    is_signal = np.asarray(labels).astype(bool)
+    summary = roc_summary(roc_curve(scores, is_signal), [0.3])
+    spread = roc_summary_uncertainty(scores, is_signal, None, resamples=200, seed=0)
+    background = int((~is_signal).sum())
+    passing = round(background / summary[1]) if np.isfinite(summary[1]) else 0
+    return (
+        f"{summary[0]:.4f} ± {spread[0]:.4f}",
+        f"{summary[1]:.1f} ± {spread[1]:.1f} ({passing} of {background} background jets pass)",
+    )
+
+
+def main() -> None:
+    """Generate, train and score with both tools; write the section into docs/benchmarks.md."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--events", type=int, default=500, help="generated jets per class")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the config's")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    arguments = parser.parse_args()
+    from heplearn.training.config import load_run_config
+
+    config = load_run_config(CONFIGS / "particlenet-lite.yaml")
+    epochs = arguments.epochs or config.training.epochs
+    batch = config.training.batch_size
+    weaver = weaver_environment()
+    started = time.perf_counter()
+    folder = top_vs_qcd_sample(arguments.events)
+    generation = time.perf_counter() - started
+    work = WORK / f"{arguments.events}"
+    work.mkdir(parents=True, exist_ok=True)
+    train, test, speed = split_sample(folder, work)
+    ours = heplearn_side(train, test, speed, work, epochs)
+    theirs = weaver_side(weaver, train, test, speed, work, epochs, batch)
+    train_jets = int(0.75 * uproot.open(train)["Events"].num_entries)
+    rows = []
+    for name, side in (("heplearn", ours), ("weaver-core 0.5.3", theirs)):
+        auc_text, rejection = physics(side["scores"], side["labels"])
+        trained, scored = side["train"], side["speed"]
+        rows.append(
+            [
+                name,
+                f"{train_jets * epochs / trained.seconds:,.0f}",
+                f"{SPEED_JETS / scored.seconds:,.0f}",
+                f"{trained.seconds:.0f} + {scored.seconds:.0f}",
+                f"{trained.peak / 2**20:,.0f} / {scored.peak / 2**20:,.0f}",
+                auc_text,
+                rejection,
+            ]
+        )
+    loop = theirs["loop_rates"]
+    section = Section(
+        "Peers: heplearn vs weaver-core, ParticleNet-Lite on the same jets",
+        f"{__doc__.split(chr(10) + chr(10), 1)[1].strip()}\n\n"
+        f"Sample: {arguments.events} generated jets per class (generated in "
+        f"{generation:.0f} s, or cached), {train_jets} training jets, "
+        f"{len(ours['labels'])} test jets, {epochs} epochs of batch {batch}; speed file "
+        f"{SPEED_JETS:,} jets. Training jets/s are training jets × epochs over the whole "
+        "training command (loading, validation and, for weaver-core, its test pass "
+        "included); weaver-core's own loop speeds (training, then evaluation) were "
+        f"{', '.join(f'{r:,.0f}' for r in loop[-3:])} jets/s. The machine was shared with "
+        "other jobs while this ran: ratios of the two tools are more telling than the "
+        "absolute numbers.",
+        [
+            "tool",
+            "training jets/s",
+            "scoring jets/s",
+            "wall s (train + score)",
+            "peak RSS MiB (train / score)",
+            "test AUC",
+            "1/ε_B at ε_S = 0.3",
+        ],
+        rows,
+    )
+    write_report([section], arguments.out, keep_others=True)
+    print(section.markdown())
+
+
+if __name__ == "__main__":
+    main()
