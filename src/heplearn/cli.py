@@ -275,6 +275,10 @@ def train(
     ] = None,
     strategy: Annotated[str | None, typer.Option(help="auto, ddp or ddp_spawn.")] = None,
     accelerator: Annotated[str | None, typer.Option(help="auto, cpu, gpu, cuda or mps.")] = None,
+    num_nodes: Annotated[
+        int | None,
+        typer.Option(help="Machines of a multi-node run (see docs/guide-many-machines.md)."),
+    ] = None,
     seeds: Annotated[
         int | None,
         typer.Option(
@@ -290,7 +294,12 @@ def train(
     from heplearn.training.fit import train as train_run
 
     overrides = list(set_ or [])
-    for key, value in (("devices", devices), ("strategy", strategy), ("accelerator", accelerator)):
+    for key, value in (
+        ("devices", devices),
+        ("strategy", strategy),
+        ("accelerator", accelerator),
+        ("num_nodes", num_nodes),
+    ):
         if value is not None:
             overrides.append(f"training.{key}={value}")
     if seeds is not None:
@@ -432,6 +441,8 @@ def predict(
     devices: ScoringDevicesFlag = "auto",
     precision: PrecisionFlag = ScoringPrecision.full,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    workers: FileWorkersFlag = 1,
+    scheduler: SchedulerFlag = None,
 ) -> None:
     """Score new files with a trained run: one friend tree of scores per input file."""
     from heplearn.data.sources import expand_files
@@ -449,6 +460,8 @@ def predict(
         overwrite=overwrite,
         scoring=scoring,
         progress=not quiet,
+        workers=workers,
+        scheduler=scheduler,
     )
     for item in written:
         typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree Scores)")
@@ -469,6 +482,13 @@ def evaluate(
         float | None, typer.Option(help="Signal efficiency of the working-point cut.")
     ] = None,
     style: Annotated[str | None, typer.Option(help="Plot style: CMS, ATLAS or LHCb.")] = None,
+    variation: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A generator variation NAME=SPEC (a folder of files made like the run's, "
+            "or a dataset spec) for the robustness section (repeatable)."
+        ),
+    ] = None,
     engine: EngineFlag = ScoringEngine.torch,
     batch_size: BatchSizeFlag = None,
     memory_budget: MemoryBudgetFlag = None,
@@ -479,6 +499,7 @@ def evaluate(
     """Metrics, plots and an HTML report of a run, all with event weights."""
     from heplearn.data.spec import load_dataset_spec
     from heplearn.evaluation.limits import with_quoted_rejections
+    from heplearn.evaluation.robustness import parse_variations
     from heplearn.evaluation.runs import evaluate_run
     from heplearn.run_directory import RunDirectory
     from heplearn.training.config import EvaluationConfig
@@ -493,7 +514,8 @@ def evaluate(
     except ValidationError as error:
         raise config_error(error) from None
     spec = load_dataset_spec(data) if data else None
-    result = evaluate_run(directory, spec, evaluation_settings, scoring=scoring)
+    variations = parse_variations(variation or [], spec or directory.config().data)
+    result = evaluate_run(directory, spec, evaluation_settings, variations, scoring=scoring)
     metrics = result.evaluation.metrics
     headline = ""
     if "auc" in metrics:
@@ -501,6 +523,13 @@ def evaluate(
         quoted = rejection if isinstance(rejection, str) else f"{rejection:.1f}"
         headline = f": AUC {metrics['auc']:.4f}, 1/eps_B at eps_S=0.5 {quoted}"
     typer.echo(f"evaluated {run}{headline}")
+    for name, entry in metrics.get("robustness", {}).get("variations", {}).items():
+        delta, spread = entry["delta_auc"], entry["delta_auc_uncertainty"]
+        efficiency = entry["nominal_threshold"]["signal_efficiency"]
+        typer.echo(
+            f"variation {name}: dAUC {delta:+.4f} ± {spread:.4f}, "
+            f"eps_S at the nominal cut {efficiency:.3f}"
+        )
     for warning in metrics.get("warnings", []):
         typer.echo(f"warning: {warning}")
     typer.echo(f"metrics: {result.metrics_path}")
@@ -666,3 +695,72 @@ def reweight(
     )
     for item in written:
         typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree {WEIGHTS_TREE})")
+
+
+@app.command()
+@reports_errors
+def templates(
+    run: Annotated[Path, typer.Argument(help="A binary run (the --out of heplearn train).")],
+    data: Annotated[
+        Path,
+        typer.Option(
+            help="Dataset spec (YAML) with one source per process; weights in pb per event."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the outputs.")],
+    lumi: Annotated[float, typer.Option(help="Integrated luminosity [fb^-1].")],
+    bins: Annotated[
+        str, typer.Option(help="Score bins: a number over [0, 1], or edges like 0,0.5,0.9,1.")
+    ] = "10",
+    variation: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A generator variation NAME=SPEC (a folder of files made like --data's, or "
+            "a dataset spec): up/down templates and a nuisance parameter (repeatable)."
+        ),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(help="Events used: test (the test split, scaled up) or all (new samples)."),
+    ] = "test",
+    stat_errors: Annotated[
+        bool, typer.Option(help="Put the MC statistical uncertainties (staterror) in the fit.")
+    ] = True,
+) -> None:
+    """Score templates per process (ROOT, hist), a pyhf workspace, expected Z0 and limit."""
+    from heplearn.data.spec import load_dataset_spec
+    from heplearn.deploy.handoff import write_handoff
+    from heplearn.deploy.templates import parse_bins
+    from heplearn.evaluation.robustness import parse_variations
+    from heplearn.run_directory import RunDirectory
+
+    spec = load_dataset_spec(data)
+    result = write_handoff(
+        RunDirectory(run),
+        spec,
+        parse_bins(bins),
+        lumi,
+        out,
+        variations=parse_variations(variation or [], spec),
+        split=split,
+        stat_errors=stat_errors,
+    )
+    yields = ", ".join(f"{name} {count:.4g}" for name, count in result.yields.items())
+    expected, counting = result.expected, result.counting
+    typer.echo(f"expected events at {lumi:g} fb^-1: {yields}")
+    typer.echo(f"expected discovery significance (pyhf): Z0 = {expected.significance:.3f}")
+    if expected.upper_limit is None:
+        typer.echo(f"expected 95% CL upper limit on mu (pyhf, CLs): none; {expected.note}")
+    else:
+        band = expected.upper_limit_band
+        typer.echo(
+            f"expected 95% CL upper limit on mu (pyhf, CLs): {expected.upper_limit:.3g} "
+            f"(68% band {band[1]:.3g}-{band[3]:.3g})"
+        )
+    typer.echo(
+        f"cut-and-count at score >= {counting.threshold:.3g}: s = {counting.signal:.4g}, "
+        f"b = {counting.background:.4g}, Asimov Z = {counting.significance:.3f}"
+    )
+    typer.echo(f"templates: {result.root_path}")
+    typer.echo(f"workspace: {result.workspace_path}")
+    typer.echo(f"results:   {result.results_path}")

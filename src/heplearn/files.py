@@ -37,3 +37,14 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through :func:`atomic_path`."""
     with atomic_path(path) as temporary:
         temporary.write_text(text)
+
+
+def remove_stale_temporaries(final_path: Path) -> None:
+    """Remove the temporaries of ``final_path`` that a killed writer left behind.
+
+    :func:`atomic_path` cleans up after an exception, but not after SIGKILL or a lost
+    machine; a retried job calls this before writing the same file again.
+    """
+    final_path = Path(final_path)
+    for stale in final_path.parent.glob(f".{final_path.name}.*.part"):
+        stale.unlink(missing_ok=True)

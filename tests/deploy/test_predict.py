@@ -1,5 +1,6 @@
 """Scoring new files: friend trees in entry order, bounded chunks, atomic, clear errors."""
 
+import os
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ import uproot
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from helpers import run_config, run_heplearn
+from helpers import run_config, run_heplearn, split_into_files
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.deploy import predict as predict_module
 from heplearn.deploy.predict import FilePredictor, PredictSettings, predict_files
@@ -167,3 +168,40 @@ def test_predict_on_5000_jets_with_a_tight_budget_stays_small(
     assert status in ("0", "None")
     assert int(peak_kib) * 1024 < 1.5e9
     assert "scoring" not in result.stderr  # --quiet: no progress bar
+
+
+@pytest.mark.slow
+def test_two_dask_workers_write_the_same_files_as_one_process(top, mlp_run, tmp_path):
+    files = sorted(split_into_files(top, tmp_path / "files", 150).glob("*.root"))
+    keep = ["event"]
+    one = predict_files(mlp_run, files, tmp_path / "one", keep=keep, chunk_entries=64)
+    two = predict_files(mlp_run, files, tmp_path / "two", keep=keep, chunk_entries=64, workers=2)
+    assert [item.source for item in two] == files  # in the order of the inputs
+    assert [item.entries for item in two] == [item.entries for item in one] == [150] * 4
+    for first, second in zip(one, two, strict=True):
+        expected = uproot.open(first.output)["Scores"].arrays(library="np")
+        found = uproot.open(second.output)["Scores"].arrays(library="np")
+        assert found.keys() == expected.keys()
+        for name, values in expected.items():
+            np.testing.assert_array_equal(found[name], values)
+    assert sorted(path.name for path in (tmp_path / "two").iterdir()) == sorted(
+        item.output.name for item in two
+    )  # no temporaries left
+
+
+def test_an_unreachable_scheduler_writes_nothing(top, mlp_run, tmp_path):
+    out = tmp_path / "out"
+    result = run_heplearn(
+        "predict",
+        str(mlp_run.path),
+        str(sample_file(top)),
+        "--out",
+        str(out),
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
+    )
+    assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'")
+    assert not out.exists()

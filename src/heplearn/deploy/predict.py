@@ -3,7 +3,8 @@
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,11 @@ from heplearn.data.sources import (
     open_source,
 )
 from heplearn.errors import InputError
-from heplearn.files import atomic_path
-from heplearn.generate.writers import branch_types, tree_branches
+from heplearn.files import atomic_path, remove_stale_temporaries
 from heplearn.inference import Scorer, ScoringOptions
 from heplearn.inference.memory import default_budget
+from heplearn.io import branch_types, tree_branches
+from heplearn.parallel import file_workers, local_threads, map_files
 from heplearn.run_directory import RunDirectory
 
 SCORES_TREE = "Scores"
@@ -167,8 +169,7 @@ class FilePredictor:
         with atomic_path(output) as temporary, uproot.recreate(temporary) as file:
             scores_tree = None
             for columns, arrays in prefetched(self._prepared(chunks)):
-                branches = _score_branches(self.scorer.scores(arrays), self.branch_names)
-                branches.update(_latent_branches(self.scorer.embeddings(arrays)))
+                branches = self._scored(arrays)
                 branches.update(tree_branches({name: columns[name] for name in self.settings.keep}))
                 if scores_tree is None:
                     scores_tree = file.mktree(SCORES_TREE, branch_types(branches))
@@ -181,6 +182,12 @@ class FilePredictor:
                 file.mktree(SCORES_TREE, dict.fromkeys(self.branch_names, np.float32))
         return PredictedFile(source.path, output, entries)
 
+    def _scored(self, arrays: Any) -> dict[str, np.ndarray]:
+        """The score branches (and latent ones) of one chunk prepared by :meth:`_prepared`."""
+        branches = _score_branches(self.scorer.scores(arrays), self.branch_names)
+        branches.update(_latent_branches(self.scorer.embeddings(arrays)))
+        return branches
+
     def _prepared(
         self, chunks: Iterator[tuple[SourceFile, int, dict[str, Any]]]
     ) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
@@ -190,6 +197,15 @@ class FilePredictor:
             arrays = self.preprocessing.standardise(self.spec, inputs, masks)
             arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
             yield {name: columns[name] for name in self.settings.keep}, arrays
+
+
+def file_predictor(run: RunDirectory, settings: PredictSettings) -> FilePredictor:
+    """The predictor of a run; a k-fold run's scores each event with the model of its fold."""
+    if run.config().training.folds is not None:
+        from heplearn.deploy.kfold import KFoldFilePredictor  # (it builds on this module)
+
+        return KFoldFilePredictor(run, settings)
+    return FilePredictor(run, settings)
 
 
 def predict_files(
@@ -203,6 +219,8 @@ def predict_files(
     overwrite: bool = False,
     scoring: ScoringOptions | None = None,
     progress: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[PredictedFile]:
     """Apply a run's preprocessing and model to every entry of new files.
 
@@ -235,6 +253,11 @@ def predict_files(
         Engine, batch or memory budget, device and precision.
     progress : bool
         Show a progress bar (files, events, jets/s) on the terminal.
+    workers : int
+        Score that many files at a time on a local dask cluster (1: in this process).
+    scheduler : str, optional
+        Score the files on the dask cluster of this scheduler (see
+        :func:`heplearn.parallel.map_files`); the outputs are the same.
 
     Raises
     ------
@@ -242,10 +265,15 @@ def predict_files(
         When a file lacks a branch the model needs (all of them are named, with close
         matches) or an output exists without ``overwrite``.
     ConfigError
-        For a device that is not there, or scoring options that do not go together.
+        For a device that is not there, scoring options that do not go together, or a
+        scheduler that cannot be reached (nothing is written then).
     """
-    settings = PredictSettings(tuple(keep), tree, chunk_entries, scoring or ScoringOptions())
-    predictor = FilePredictor(run, settings)
+    scoring = scoring or ScoringOptions()
+    threads = local_threads(workers, scheduler)
+    if threads is not None and scoring.threads is None:
+        scoring = replace(scoring, threads=threads)
+    settings = PredictSettings(tuple(keep), tree, chunk_entries, scoring)
+    predictor = file_predictor(run, settings)
     # every file is checked for every branch before anything is written
     sources = [predictor.open(path) for path in files]
     outputs = [output_path(out_dir, source.path) for source in sources]
@@ -255,13 +283,43 @@ def predict_files(
         raise InputError(f"{', '.join(existing)} {verb} already; use --overwrite to replace them")
     if len({path.name for path in outputs}) != len(outputs):
         raise InputError("two input files share a name; score them into separate --out folders")
-    out_dir.mkdir(parents=True, exist_ok=True)
     with ScoringProgress(progress, len(sources), sum(s.entries for s in sources)) as bar:
-        written = []
-        for source, output in zip(sources, outputs, strict=True):
-            written.append(predictor.predict_file(source, output, bar.advance))
+        if workers == 1 and scheduler is None:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            written = []
+            for source, output in zip(sources, outputs, strict=True):
+                written.append(predictor.predict_file(source, output, bar.advance))
+                bar.file_done()
+            return written
+
+        def done(item: PredictedFile) -> None:
+            bar.advance(item.entries)
             bar.file_done()
-    return written
+
+        with file_workers(workers, scheduler) as client:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            return map_files(
+                partial(predict_one_file, run.path, settings),
+                [(source.path, output) for source, output in zip(sources, outputs, strict=True)],
+                client=client,
+                on_result=done,
+            )
+
+
+@lru_cache(maxsize=2)
+def _predictor(run_path: Path, settings: PredictSettings) -> FilePredictor:
+    """The predictor of a worker process, built once for all the files it scores."""
+    return file_predictor(RunDirectory(run_path), settings)
+
+
+def predict_one_file(
+    run_path: Path, settings: PredictSettings, paths: tuple[Path, Path]
+) -> PredictedFile:
+    """Score one ``(input, output)`` pair: the task of a dask worker."""
+    source, output = paths
+    predictor = _predictor(run_path, settings)
+    remove_stale_temporaries(output)
+    return predictor.predict_file(predictor.open(source), output)
 
 
 class ScoringProgress:
