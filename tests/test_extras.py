@@ -46,7 +46,7 @@ def test_require_extra_checks_every_module_without_importing(
 def test_every_extra_is_declared_and_make_installs_them() -> None:
     optional = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
     assert set(EXTRAS) <= set(optional)
-    assert "heplearn[generate,export,dask,xgboost]" in optional["all"]
+    assert "heplearn[generate,export,dask,xgboost,lgatr]" in optional["all"]
     makefile = (PYPROJECT.parent / "Makefile").read_text()
     assert '-e ".[all,dev]"' in makefile
 

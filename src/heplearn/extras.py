@@ -17,6 +17,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "export": ("onnx", "onnxscript", "onnxruntime"),
     "dask": ("dask", "distributed"),
     "xgboost": ("xgboost",),
+    "lgatr": ("lgatr",),
     "tracking": ("tensorboard", "mlflow"),
 }
 

@@ -16,58 +16,16 @@ from heplearn.models.lorentznet import LorentzNet, minkowski, psi, squared_mass
 from heplearn.models.registry import build_model, model_params
 from heplearn.models.schema import InputInfo
 from heplearn.training.fit import train
+from lorentz_transformations import LORENTZ, boost, in_float64, rotation, transformed
 
 SMALL = {"name": "lorentznet", "inputs": ["vectors"], "hidden": 8, "blocks": 3}
 NO_BEAMS = {**SMALL, "beams": False}
 
 
-def boost(velocity: tuple[float, float, float]) -> torch.Tensor:
-    """The 4 × 4 boost by ``velocity`` (units of c) acting on ``(px, py, pz, E)`` columns."""
-    beta = torch.tensor(velocity, dtype=torch.float64)
-    speed2 = float(beta @ beta)
-    gamma = 1 / math.sqrt(1 - speed2)
-    matrix = torch.eye(4, dtype=torch.float64)
-    matrix[:3, :3] += (gamma - 1) * torch.outer(beta, beta) / speed2
-    matrix[:3, 3] = -gamma * beta
-    matrix[3, :3] = -gamma * beta
-    matrix[3, 3] = gamma
-    return matrix
-
-
-def rotation(axis: tuple[float, float, float], angle: float) -> torch.Tensor:
-    """The 4 × 4 rotation of the momenta by ``angle`` about ``axis`` (energy unchanged)."""
-    unit = torch.tensor(axis, dtype=torch.float64)
-    unit = unit / unit.norm()
-    cross = torch.tensor(
-        [[0, -unit[2], unit[1]], [unit[2], 0, -unit[0]], [-unit[1], unit[0], 0]],
-        dtype=torch.float64,
-    )
-    matrix = torch.eye(4, dtype=torch.float64)
-    matrix[:3, :3] += math.sin(angle) * cross + (1 - math.cos(angle)) * cross @ cross
-    return matrix
-
-
-def transformed(batch: dict[str, torch.Tensor], matrix: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The batch with every four-vector ``v`` replaced by ``matrix @ v``."""
-    return dict(batch, vectors=batch["vectors"] @ matrix.T)
-
-
-def float64(section: dict[str, object], zoo, size: int = 16):
+def float64(section: dict[str, object], zoo):
     """A model of ``section`` and a batch, both in float64 (for tight invariance checks)."""
     schema = zoo.schema(particles=20, tabular=2, vectors=True)
-    model = zoo.build(section, schema, 3).double()
-    batch = {
-        name: value.double() if value.is_floating_point() else value
-        for name, value in zoo.batch(schema, size=size).items()
-    }
-    return model, batch
-
-
-LORENTZ = [
-    boost((0.3, -0.5, 0.6)),
-    rotation((1.0, 2.0, -0.5), 2.0),
-    boost((0.0, 0.0, -0.9)) @ rotation((0.0, 1.0, 0.0), 0.7) @ boost((0.8, 0.1, 0.0)),
-]
+    return in_float64(zoo.build(section, schema, 3), zoo.batch(schema, size=16))
 
 
 def test_the_test_transformations_are_lorentz_transformations() -> None:

@@ -20,6 +20,7 @@ FAMILIES = [
     "part",
     "part-small",
     "lorentznet",
+    "lgatr",
     "autoencoder",
     "vae",
     "flow",
@@ -81,7 +82,7 @@ def test_every_family_builds_with_its_defaults(zoo, name: str) -> None:
         section["inputs"] = ["jet"]
     elif name == "ddpm":
         section["inputs"] = ["image"]
-    elif name == "lorentznet":
+    elif name in {"lorentznet", "lgatr"}:
         section["inputs"] = ["vectors", "jet"]
     elif name not in {"cnn", "bdt", "flow"}:  # a flow picks its features itself
         section["inputs"] = ["particles", "jet"]  # not the four-vectors

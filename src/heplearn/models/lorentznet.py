@@ -58,16 +58,21 @@ _METRIC = (-1.0, -1.0, -1.0, 1.0)
 _BEAMS = ((0.0, 0.0, 1.0, math.sqrt(2.0)), (0.0, 0.0, -1.0, math.sqrt(2.0)))
 
 
-class LorentzNetParams(ModelParams):
-    """Parameters of ``lorentznet``; the paper's configuration is hidden 72, 6 blocks."""
+class FourVectorParams(ModelParams):
+    """The inputs of a network on four-vectors: their particles input and optional scalars."""
 
-    name: Literal["lorentznet"] = "lorentznet"
     vectors: str = Field(
         "vectors", description="particles input with (px, py, pz, E), not standardised"
     )
     scalars: str | None = Field(
-        None, description="particles input of per-particle scalars (e.g. charge); none: mass only"
+        None, description="particles input of per-particle scalars (e.g. charge), if any"
     )
+
+
+class LorentzNetParams(FourVectorParams):
+    """Parameters of ``lorentznet``; the paper's configuration is hidden 72, 6 blocks."""
+
+    name: Literal["lorentznet"] = "lorentznet"
     hidden: PositiveInt = Field(32, description="width of the node scalars and messages")
     blocks: PositiveInt = Field(4, description="Lorentz group equivariant blocks (LGEB)")
     c: PositiveFloat = Field(1e-3, description="scale c of the four-vector update")
@@ -192,10 +197,22 @@ class LorentzBlock(nn.Module):
         return scalars, vectors
 
 
-def _particle_inputs(
-    params: LorentzNetParams, schema: InputSchema
+def beam_vectors() -> Tensor:
+    """The two beam four-vectors ``(px, py, pz, E)`` = (0, 0, ±1, √2) GeV, ``(2, 4)``."""
+    return torch.tensor(_BEAMS)
+
+
+def four_vector_inputs(
+    params: FourVectorParams, schema: InputSchema
 ) -> tuple[InputInfo, InputInfo | None]:
-    """The four-vector input and the scalars input (if any), checked."""
+    """The four-vector input and the scalars input (if any) of ``schema``, checked.
+
+    Raises
+    ------
+    ConfigError
+        When ``params.vectors`` is not a particles input with 4 columns, ``params.scalars``
+        not another particles input of the same length, or the model reads a third one.
+    """
     particles = {info.name: info for info in inputs_of_kind(schema, "particles")}
     available = ", ".join(particles) or "none"
     if params.vectors not in particles:
@@ -226,7 +243,7 @@ def _particle_inputs(
     others = [name for name in particles if name not in {params.vectors, params.scalars}]
     if others:
         raise ConfigError(
-            f"model 'lorentznet' reads the four-vectors (model.vectors = {params.vectors!r}) "
+            f"model {params.name!r} reads the four-vectors (model.vectors = {params.vectors!r}) "
             f"and optionally per-particle scalars (model.scalars), not also {', '.join(others)}; "
             "choose its inputs with model.inputs, e.g. [vectors]"
         )
@@ -257,14 +274,14 @@ class LorentzNet(nn.Module):
 
     def __init__(self, params: LorentzNetParams, schema: InputSchema, n_outputs: int) -> None:
         super().__init__()
-        vectors, scalars = _particle_inputs(params, schema)
+        vectors, scalars = four_vector_inputs(params, schema)
         self.vectors_name = vectors.name
         self.scalars_name = scalars.name if scalars is not None else None
         n_scalars = 1 + (scalars.features if scalars is not None else 0) + int(params.beams)
         # beam nodes come first; a transformation of "all four-vectors" includes ``beams``
         beams, beam_scalars = None, None
         if params.beams:
-            beams = torch.tensor(_BEAMS)
+            beams = beam_vectors()
             beam_scalars = torch.zeros(2, n_scalars)
             beam_scalars[:, 0] = psi(squared_mass(beams))
             beam_scalars[:, -1] = 1.0  # the beam label
