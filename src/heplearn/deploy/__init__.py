@@ -1,5 +1,6 @@
-"""Deployment: scores on new files (:mod:`.predict`), the ONNX export (:mod:`.export`) and
-density-ratio weights from a reweighting classifier (:mod:`.reweight`).
+"""Deployment: scores on new files (:mod:`.predict`), the ONNX export (:mod:`.export`),
+density-ratio weights from a reweighting classifier (:mod:`.reweight`) and the statistical
+hand-off of a score to a fit (:mod:`.handoff`: templates and a pyhf workspace).
 
 ``export_onnx``, ``ExportReport``, ``read_metadata``, ``reweight_files`` and
 ``ReweightedFile`` are importable from here; they are loaded on first use, so that

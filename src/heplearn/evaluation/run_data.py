@@ -1,6 +1,7 @@
 """A run's data and its predictions: loaded in memory, or streamed for streamed runs."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -225,3 +226,20 @@ def evaluation_columns(
 ) -> set[str]:
     """The branches that :func:`run_predictions` reads from the files of ``data``."""
     return ChunkProcessor(_evaluation_spec(run, data, observers, None), 0).required_columns
+
+
+def raw_weight_predictions(run: RunDirectory, data: DatasetSpec, split: str) -> Predictions:
+    """The run's predictions on one split of ``data``, with the spec's raw event weights.
+
+    The weights are the product of the spec's ``weights.product`` and nothing else: no
+    normalisation, class balance or reweighting (the run's standardisation of the inputs
+    still applies). Expected event counts need them: a cross-section per event times a
+    luminosity.
+    """
+    fitted = run.preprocessing()
+    unscaled = replace(
+        fitted, class_scales=dict.fromkeys(fitted.class_scales, 1.0), reweighting=None
+    )
+    spec = _evaluation_spec(run, data, (), None)
+    dataset = load_dataset(spec, run.config().seed, unscaled)
+    return split_predictions(dataset, Scorer(run), split)
