@@ -49,6 +49,9 @@ def test_compare_runs_writes_plot_and_tables(binary_predictions: Factory, tmp_pa
     html = comparison.html.read_text(encoding="utf-8")
     assert len(re.findall("data:image/png;base64,", html)) == 1
     assert "CNN (curve)" in html
+    assert '<figure class="wide"' in html  # (the rejection plot spans the page)
+    assert "Bands: the 68 % range of 10 bootstrap replicas" in comparison.plot.caption
+    assert "<th>1/ε_B at ε_S = 0.3</th>" in html
 
 
 def test_a_single_curve_is_compared_without_ratio(

@@ -52,6 +52,8 @@ def test_gallery_shows_one_panel_per_selected_example() -> None:
     assert len(shown) == sum(len(indices) for indices in groups.values())
     first = shown[0].images[0].get_array()
     np.testing.assert_array_equal(np.ma.getmaskarray(first), np.ones((6, 6), dtype=bool))
+    assert {axes.get_ylabel() for axes in shown[:: len(groups["most s-like"])]} == {r"$\Delta\eta$"}
+    assert shown[-1].get_xlabel() == r"$\Delta\phi$"
 
 
 def test_class_averages_are_weighted_means_over_channels() -> None:
@@ -70,3 +72,4 @@ def test_class_averages_are_weighted_means_over_channels() -> None:
     signal = panels[1].images[0].get_array()
     assert (signal[1, 1], signal[2, 2]) == (0.5, 1.5)
     assert panels[0].images[0].norm is panels[1].images[0].norm
+    assert (panels[0].get_ylabel(), panels[1].get_xlabel()) == (r"$\Delta\eta$", r"$\Delta\phi$")

@@ -25,6 +25,7 @@ from heplearn.evaluation.plots import (
     plot_style,
     png_bytes,
     rejection_figure,
+    rejection_grid,
     residuals_figure,
     roc_figure,
     save_figure,
@@ -182,6 +183,18 @@ def test_efficiency_error_bars_at_zero_and_one_and_sparse_bins() -> None:
     legend = [text.get_text() for text in bottom.get_legend().get_texts()]
     assert any("no background passes" in text for text in legend)
     assert any("1 bin with < 5 background events not drawn" in text for text in legend)
+
+
+def test_rejection_bands_are_shaded_in_both_panels(known_roc: RocCurve) -> None:
+    grid = rejection_grid()
+    rejection = background_rejection(known_roc, grid)
+    bands = {"a": (0.9 * rejection, 1.1 * rejection)}
+    main, lower = rejection_figure(
+        [("a", known_roc), ("b", known_roc)], ratio_to_first=True, bands=bands
+    ).axes
+    assert len(main.collections) == len(lower.collections) == 1  # (only "a" has a band)
+    band = main.collections[0].get_paths()[0].vertices
+    assert band[:, 1].max() == pytest.approx(np.nanmax(1.1 * rejection[np.isfinite(rejection)]))
 
 
 def test_training_curves_with_and_without_auc() -> None:

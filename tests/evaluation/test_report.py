@@ -134,6 +134,29 @@ def test_a_history_of_one_record_draws_no_training_panel(tmp_path: Path) -> None
     assert "Loss per boosting iteration" in text
 
 
+def test_a_lone_or_wide_figure_spans_the_page_and_every_figure_zooms(tmp_path: Path) -> None:
+    small = _figures(tmp_path, 2)
+    wide_figure = Figure(figsize=(14, 2))
+    wide_figure.subplots().plot([0, 1], [1, 0])
+    wide = save_figure(wide_figure, tmp_path / "gallery", "A gallery.")
+    text = write_report(tmp_path / "r.html", title="t", figures=[*small, wide]).read_text()
+    assert text.count('<figure class="wide"') == 1
+    assert text.count('title="click for full size"') == 3
+    assert 'classList.toggle("zoomed")' in text
+    alone = write_report(tmp_path / "a.html", title="t", figures=small[:1]).read_text()
+    assert '<figure class="wide"' in alone
+
+
+def test_a_table_note_follows_its_table(tmp_path: Path) -> None:
+    text = write_report(
+        tmp_path / "r.html",
+        title="t",
+        extra_tables={"Runs": [{"run": "a", "rejection_0.3": "> 12 (limit)"}]},
+        table_notes={"Runs": "> N: a lower limit."},
+    ).read_text()
+    assert '</table><p class="note">&gt; N: a lower limit.</p>' in text
+
+
 def test_report_refuses_a_figure_that_is_not_png(tmp_path: Path) -> None:
     fake = tmp_path / "plot.png"
     fake.write_text("not an image")

@@ -9,6 +9,7 @@ Markdown, CSV and a self-contained HTML report.
 import csv
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ from heplearn.evaluation.limits import LIMIT_NOTE, passing_background, quoted_re
 from heplearn.evaluation.metrics import (
     SIGNAL_EFFICIENCIES,
     RocCurve,
+    background_rejection,
+    bootstrap_roc,
     roc_curve,
     roc_summary,
     roc_summary_uncertainty,
 )
-from heplearn.evaluation.plots import SavedPlot, rejection_figure, save_figure
+from heplearn.evaluation.plots import SavedPlot, rejection_figure, rejection_grid, save_figure
 from heplearn.evaluation.predictions import Predictions, check_predictions
 from heplearn.evaluation.report import UNCERTAINTY_SUFFIX, table_cells, write_report
 from heplearn.files import atomic_path
@@ -109,6 +112,32 @@ def _shown_row(row: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def _rejection_bands(
+    runs: Sequence[tuple[str, Predictions | RocCurve]], resamples: int, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The 68 % range (16th to 84th percentile) of bootstrap replicas of each run's
+    rejection curve on the plot's grid; none for runs given as ROC curves."""
+    if resamples < 2:
+        return {}
+    grid = rejection_grid()
+    bands = {}
+    for label, run in runs:
+        if isinstance(run, RocCurve):
+            continue
+        replicas = bootstrap_roc(
+            run.scores,
+            run.labels == 1,
+            run.weights,
+            partial(background_rejection, signal_efficiency=grid),
+            resamples=resamples,
+            seed=seed,
+        )
+        with np.errstate(invalid="ignore"):  # (inf in replicas without background left)
+            low, high = np.percentile(replicas, [16, 84], axis=0)
+        bands[label] = (low, high)
+    return bands
+
+
 def _write_markdown(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     header, cells = table_cells(rows)
     lines = [
@@ -180,17 +209,29 @@ def compare_runs(
     summaries = [_summary_row(label, run, bootstrap_resamples, seed) for label, run in runs]
     rows = [row for row, _ in summaries]
     curves = [(label, roc) for label, (_, roc) in zip(labels, summaries, strict=True)]
+    bands = _rejection_bands(runs, bootstrap_resamples, seed)
+    band_text = (
+        f" Bands: the 68 % range of {bootstrap_resamples} bootstrap replicas of the test events."
+        if bands
+        else ""
+    )
     plot = save_figure(
-        rejection_figure(curves, ratio_to_first=len(curves) > 1, style=style),
+        rejection_figure(curves, ratio_to_first=len(curves) > 1, bands=bands, style=style),
         out_dir / "rejection_comparison",
         f"Background rejection 1/ε_B against signal efficiency ε_S; the lower panel divides "
-        f"each run's rejection by that of {labels[0]}.",
+        f"each run's rejection by that of {labels[0]}.{band_text}",
     )
     paths = {suffix: out_dir / f"comparison.{suffix}" for suffix in ("md", "csv", "html")}
     shown = [_shown_row(row) for row in rows]
     _write_markdown(shown, paths["md"])
     _write_csv(rows, paths["csv"])
+    limited = any(str(value).startswith("> ") for row in shown for value in row.values())
     write_report(
-        paths["html"], title=title, extra_tables={"Runs": shown}, figures=[plot], style=style
+        paths["html"],
+        title=title,
+        extra_tables={"Runs": shown},
+        table_notes={"Runs": LIMIT_NOTE} if limited else None,
+        figures=[plot],
+        style=style,
     )
     return Comparison(rows, plot, paths["md"], paths["csv"], paths["html"])

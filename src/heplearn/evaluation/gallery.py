@@ -15,6 +15,10 @@ from heplearn.evaluation.plots import StyledFigure, show_image
 # Image grids hold many small panels: the experiment styles' fonts (up to 26 pt) would
 # swamp them.
 _IMAGE_GRID_RC = {"font.size": 10}
+ETA_LABEL = r"$\Delta\eta$"
+PHI_LABEL = r"$\Delta\phi$"
+"""Axis labels of jet images: η down the rows, φ across (as :func:`show_image` draws them)."""
+
 # Class averages sum images in blocks of this many events, so that the float64 sums never
 # copy the whole image array.
 _AVERAGE_BLOCK = 4096
@@ -120,6 +124,7 @@ def gallery_figure(
         )
         for axes in grid.flat:
             axes.set_axis_off()
+        last = list(rows)[-1] if rows else None
         for row, (title, indices) in zip(grid, rows.items(), strict=False):
             row[0].text(
                 0.0,
@@ -130,9 +135,12 @@ def gallery_figure(
                 fontsize="large",
                 va="bottom",
             )
+            row[0].set_ylabel(ETA_LABEL, fontsize="small")
             for axes, index in zip(row, indices, strict=False):
                 axes.set_axis_on()
                 show_image(axes, images[index].sum(axis=0))
+                if title == last:
+                    axes.set_xlabel(PHI_LABEL, fontsize="small")
                 if scores.ndim == 1:
                     output = f"score {scores[index]:.3f}"
                 else:
@@ -189,5 +197,7 @@ def class_average_figure(
         for axes, name, average in zip(panels, class_names, averages, strict=True):
             shown = show_image(axes, average, norm)
             axes.set_title(name)
+            axes.set_xlabel(PHI_LABEL)
+        panels[0].set_ylabel(ETA_LABEL)
         figure.colorbar(shown, ax=list(panels), label="Mean pixel value")
     return figure

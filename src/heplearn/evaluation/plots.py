@@ -218,11 +218,17 @@ def _centres_and_half_widths(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return (edges[1:] + edges[:-1]) / 2, np.diff(edges) / 2
 
 
+def rejection_grid(efficiency_range: tuple[float, float] = (0.1, 1.0)) -> np.ndarray:
+    """The signal efficiencies at which :func:`rejection_figure` draws its curves."""
+    return np.linspace(*efficiency_range, 200)
+
+
 def rejection_figure(
     curves: Sequence[tuple[str, RocCurve]],
     *,
     ratio_to_first: bool = False,
     efficiency_range: tuple[float, float] = (0.1, 1.0),
+    bands: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     style: str = "CMS",
 ) -> Figure:
     """Background rejection ``1/ε_B`` against signal efficiency ε_S, log y.
@@ -234,7 +240,12 @@ def rejection_figure(
     ratio_to_first : bool
         Add a lower panel with each rejection divided by that of the first curve.
     efficiency_range : tuple of float
-        ε_S range drawn; rejections are interpolated on 200 points in it.
+        ε_S range drawn; rejections are interpolated on 200 points in it
+        (:func:`rejection_grid`).
+    bands : mapping of str to (numpy.ndarray, numpy.ndarray), optional
+        By curve label, the lower and upper edge of an uncertainty band of the rejection
+        on :func:`rejection_grid` (e.g. the 68 % range of bootstrap replicas), drawn
+        shaded in the curve's colour (and, divided by the first curve, in the ratio).
     style : str
         mplhep style name.
 
@@ -243,8 +254,9 @@ def rejection_figure(
     Figure
         One axes (log y), or two with the ratio panel below.
     """
-    grid = np.linspace(*efficiency_range, 200)
+    grid = rejection_grid(efficiency_range)
     rejections = [_finite_or_nan(background_rejection(roc, grid)) for _, roc in curves]
+    bands = bands or {}
     figure = StyledFigure(style)
     with figure.style_context():
         if ratio_to_first:
@@ -253,15 +265,23 @@ def rejection_figure(
             )
         else:
             main = figure.subplots()
+        colours = {}
         for (label, _), rejection in zip(curves, rejections, strict=True):
-            main.plot(grid, rejection, label=label)
+            (line,) = main.plot(grid, rejection, label=label)
+            colours[label] = line.get_color()
+            if label in bands:
+                low, high = (_finite_or_nan(edge) for edge in bands[label])
+                main.fill_between(grid, low, high, color=colours[label], alpha=0.25, lw=0)
         main.set_yscale("log")
         main.set_ylabel(REJECTION_LABEL)
         main.legend()
         if ratio_to_first:
             reference = rejections[0]
-            for rejection in rejections:
-                lower.plot(grid, rejection / reference)
+            for (label, _), rejection in zip(curves, rejections, strict=True):
+                lower.plot(grid, rejection / reference, color=colours[label])
+                if label in bands:
+                    low, high = (_finite_or_nan(edge) / reference for edge in bands[label])
+                    lower.fill_between(grid, low, high, color=colours[label], alpha=0.25, lw=0)
             lower.axhline(1.0, color="grey", linestyle=":")
             lower.set_ylabel(f"Ratio to\n{curves[0][0]}", fontsize="small")
             main.tick_params(labelbottom=False)

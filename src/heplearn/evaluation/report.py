@@ -37,13 +37,30 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .figures { display: grid; gap: 1.5rem;
            grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); }
 figure { margin: 0; }
-figure img { width: 100%; height: auto; border: 1px solid #e5e7eb; }
+figure.wide { grid-column: 1 / -1; }
+figure img { width: 100%; height: auto; border: 1px solid #e5e7eb; cursor: zoom-in; }
+figure.wide img { max-width: 100%; width: auto; display: block; margin: 0 auto; }
+figure.zoomed { position: fixed; inset: 0; z-index: 10; margin: 0; padding: 1rem;
+                overflow: auto; background: rgba(255, 255, 255, 0.97); cursor: zoom-out; }
+figure.zoomed img { width: auto; max-width: none; cursor: zoom-out; }
 figcaption { font-size: 0.85rem; color: #4b5563; margin-top: 0.3rem; }
+p.note { font-size: 0.85rem; color: #4b5563; max-width: 60rem; }
 ul.warnings { background: #fff8e1; border-left: 4px solid #f0a500; padding: 0.6rem 2rem; }
 pre { background: #f6f8fa; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 """
 
 _SCRIPT = """
+document.addEventListener("click", function (event) {
+  var figure = event.target.closest("figure");
+  if (figure) { figure.classList.toggle("zoomed"); }
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key === "Escape") {
+    document.querySelectorAll("figure.zoomed").forEach(function (figure) {
+      figure.classList.remove("zoomed");
+    });
+  }
+});
 window.addEventListener("load", function () {
   var loaded = Array.prototype.filter.call(document.images, function (image) {
     return image.complete && image.naturalWidth > 0;
@@ -54,6 +71,7 @@ window.addEventListener("load", function () {
 
 
 _ROUNDING = 1e-9
+_WIDE_PIXELS = 1000  # (wider figures, like image galleries, get the page's full width)
 # A cell that reads as a number (right-aligned): "0.91 ± 0.02", "1,234", "> 13 (...)", "∞".
 _NUMBER = re.compile(r"^(> )?[−-]?(\d[\d,]*(\.\d+)?(e[+-]?\d+)?|∞)(\s|$)|^—$")
 
@@ -205,10 +223,18 @@ def _html_table(header: Sequence[str], cells: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _figure_html(png: bytes, caption: str) -> str:
+def _png_width(png: bytes) -> int:
+    """The width in pixels of a PNG, from its header chunk."""
+    return int.from_bytes(png[16:20], "big")
+
+
+def _figure_html(png: bytes, caption: str, wide: bool = False) -> str:
+    """A figure; ``wide`` (or an image wider than a column holds) spans the page."""
     data = base64.b64encode(png).decode("ascii")
+    css = ' class="wide"' if wide or _png_width(png) > _WIDE_PIXELS else ""
     return (
-        f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
+        f'<figure{css} title="click for full size">'
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(caption)}">'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
@@ -237,11 +263,14 @@ def write_report(
     extra_tables: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
     style: str = "CMS",
     warnings: Sequence[str] = (),
+    table_notes: Mapping[str, str] | None = None,
 ) -> Path:
     """Write one self-contained HTML report, atomically.
 
     Sections appear only when there is something to show, in this order: warnings,
-    metrics, data, extra tables, training curves, figures, configuration.
+    metrics, data, extra tables, training curves, figures, configuration. A figure wider
+    than a column (an image gallery), or the only figure, spans the page; clicking a
+    figure shows it at full size (again, or Escape, to close).
 
     Parameters
     ----------
@@ -270,6 +299,8 @@ def write_report(
     warnings : sequence of str
         Warnings about the numbers (:mod:`heplearn.evaluation.run_warnings`), listed at the
         top of the page.
+    table_notes : mapping of str to str, optional
+        A note under an extra table, by its heading (e.g. what ``> N`` means).
 
     Returns
     -------
@@ -292,14 +323,17 @@ def write_report(
     if data_summary:
         sections.append(("Data", _html_table(*table_cells(data_summary))))
     for heading, table in (extra_tables or {}).items():
-        sections.append((heading, _html_table(*table_cells(table))))
+        note = (table_notes or {}).get(heading)
+        below = f'<p class="note">{html.escape(note)}</p>' if note else ""
+        sections.append((heading, _html_table(*table_cells(table)) + below))
     if history and len(history) > 1:  # (one point is no curve)
         curves = png_bytes(training_curves_figure(history, style=style))
         step = "boosting iteration" if "iteration" in history[0] else "epoch"
         caption = f"Loss per {step} on the training and validation data (and validation AUC)."
         sections.append(("Training", f'<div class="figures">{_figure_html(curves, caption)}</div>'))
     if figures:
-        embedded = "".join(_figure_html(*_figure_png(figure)) for figure in figures)
+        alone = len(figures) == 1
+        embedded = "".join(_figure_html(*_figure_png(figure), wide=alone) for figure in figures)
         sections.append(("Figures", f'<div class="figures">{embedded}</div>'))
     if config_yaml:
         sections.append(("Configuration", f"<pre>{html.escape(config_yaml)}</pre>"))
