@@ -19,6 +19,19 @@ def test_one_histogram_and_one_ratio_panel_per_feature():
     assert np.allclose(ratio_values[np.isfinite(ratio_values)], 1.0)
 
 
+def test_features_are_labelled_for_physicists():
+    rng = np.random.default_rng(1)
+    real = HistogramSample("real", rng.normal(size=(100, 3)))
+    figure = ratio_histograms_figure(
+        [real], ["jet_mass", "jet_tau32", "x"], bins=5, labels={"x": "My $x$ [cm]"}
+    )
+    assert [a.get_xlabel() for a in figure.axes[1::2]] == [
+        "Jet mass [GeV]",
+        r"Jet $\tau_{32}$",
+        "My $x$ [cm]",
+    ]
+
+
 def test_values_that_do_not_fit_the_columns_are_refused():
     with pytest.raises(InputError, match="expected \\(events, 2\\)"):
         ratio_histograms_figure([HistogramSample("a", np.zeros((10, 3)))], ["x", "y"])

@@ -5,7 +5,7 @@ a reference sample (points with errors) and of the others (lines), each normalis
 unit area, and below them the ratio of each other sample to the reference.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import mplhep
@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from heplearn.data.labels import variable_label
 from heplearn.errors import InputError
 from heplearn.evaluation.metrics import bin_edges, weighted_histogram
 from heplearn.evaluation.plots import StyledFigure
@@ -74,6 +75,7 @@ def ratio_histograms_figure(
     columns: Sequence[str],
     *,
     bins: int = 30,
+    labels: Mapping[str, str] | None = None,
     style: str = "CMS",
 ) -> Figure:
     """One panel per feature: unit-area histograms, and their ratio to the first sample.
@@ -84,10 +86,13 @@ def ratio_histograms_figure(
         The reference first (drawn as points, the denominator of the ratios), then the
         samples compared with it (drawn as lines).
     columns : sequence of str
-        Feature names, one per column of every sample's values (the x-axis labels).
+        Feature names, one per column of every sample's values.
     bins : int
         Equal-width bins over the bulk (0.5–99.5 % quantiles) of all samples together,
         so that a sample far from the reference still shows.
+    labels : mapping of str to str, optional
+        x-axis labels by feature name; others get :func:`heplearn.data.labels.variable_label`
+        (``jet_mass`` → "Jet mass [GeV]").
     style : str
         mplhep style name.
 
@@ -111,7 +116,7 @@ def ratio_histograms_figure(
             row, column = divmod(index, n_columns)
             top = figure.add_subplot(grid[2 * row, column])
             bottom = figure.add_subplot(grid[2 * row + 1, column], sharex=top)
-            _draw_feature(top, bottom, samples, index, name, bins)
+            _draw_feature(top, bottom, samples, index, variable_label(name, labels), bins)
     return figure
 
 
