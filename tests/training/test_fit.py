@@ -171,8 +171,6 @@ def test_streaming_training_reads_chunks_and_learns(top, tmp_path):
 
 
 def test_bf16_mixed_precision_trains_and_predicts_end_to_end_on_cpu(top, tmp_path):
-    from heplearn.deploy.predict import predict_files
-
     config = run_config(
         top, MLP, epochs=2, batch_size=32, precision="bf16-mixed", accelerator="cpu"
     )
