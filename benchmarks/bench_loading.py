@@ -30,7 +30,7 @@ from heplearn.data.loaders import (
 )
 from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.spec import DatasetSpec
-from heplearn.generate.writers import BASKET_ENTRIES
+from heplearn.io import BASKET_ENTRIES
 
 BRANCHES = ["part_deta", "part_dphi", "part_pt", "part_energy"]
 

@@ -1,14 +1,22 @@
-"""Writing generated events: ROOT TTrees (explicitly, not RNTuple) or Parquet, atomically."""
+"""Writing events: ROOT TTrees (explicitly, not RNTuple) or Parquet, atomically.
+
+The one place that knows how heplearn lays out the trees it writes: jagged columns with a
+shared prefix become one counter branch, and entries go in baskets of
+:data:`BASKET_ENTRIES`. Generation writes samples with :func:`write_events`; prediction
+and sampling stream their trees with :func:`tree_branches` and :func:`branch_types`.
+"""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import awkward as ak
 import numpy as np
 import uproot
 
 from heplearn.files import atomic_path
-from heplearn.generate.samples import Column
+
+Column: TypeAlias = np.ndarray | ak.Array
+"""One value per event: a numpy array, or an awkward array (jagged columns)."""
 
 EXTENSIONS = {"root": "root", "parquet": "parquet"}
 # Entries per TTree basket (and Parquet row group): small enough that a streaming reader
@@ -40,11 +48,29 @@ def tree_branches(columns: dict[str, Column]) -> dict[str, Column]:
 
 
 def branch_types(branches: dict[str, Column]) -> dict[str, object]:
-    """The types ``uproot``'s ``mktree`` needs for these branches."""
+    """The types ``uproot``'s ``mktree`` needs for these branches (fixed-size arrays too)."""
     return {
-        name: values.type if isinstance(values, ak.Array) else values.dtype
+        name: values.type
+        if isinstance(values, ak.Array)
+        else np.dtype((values.dtype, values.shape[1:]))
         for name, values in branches.items()
     }
+
+
+def write_tree(columns: dict[str, Column], path: Path, tree_name: str) -> None:
+    """Write ``columns`` to a TTree ``tree_name`` in ``path`` (temporary name, then rename).
+
+    Jagged columns sharing a prefix get one counter (:func:`tree_branches`); entries go in
+    baskets of :data:`BASKET_ENTRIES`.
+    """
+    branches = tree_branches(columns)
+    entries = len(next(iter(branches.values()))) if branches else 0
+    with atomic_path(path) as temporary, uproot.recreate(temporary) as output:
+        tree = output.mktree(tree_name, branch_types(branches))
+        for start in range(0, entries, BASKET_ENTRIES):
+            tree.extend(
+                {name: values[start : start + BASKET_ENTRIES] for name, values in branches.items()}
+            )
 
 
 def write_events(
@@ -64,18 +90,8 @@ def write_events(
     tree_name : str
         Name of the TTree.
     """
+    if file_format == "root":
+        write_tree(columns, path, tree_name)
+        return
     with atomic_path(path) as temporary:
-        if file_format == "parquet":
-            ak.to_parquet(ak.zip(columns, depth_limit=1), temporary, row_group_size=BASKET_ENTRIES)
-            return
-        branches = tree_branches(columns)
-        with uproot.recreate(temporary) as output:
-            tree = output.mktree(tree_name, branch_types(branches))
-            entries = len(next(iter(branches.values())))
-            for start in range(0, entries, BASKET_ENTRIES):
-                tree.extend(
-                    {
-                        name: values[start : start + BASKET_ENTRIES]
-                        for name, values in branches.items()
-                    }
-                )
+        ak.to_parquet(ak.zip(columns, depth_limit=1), temporary, row_group_size=BASKET_ENTRIES)

@@ -23,12 +23,11 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import torch
-import uproot
 
 from heplearn.data.dataset import load_dataset
 from heplearn.data.preprocessing import Preprocessing
 from heplearn.errors import ConfigError, InputError, OutputError
-from heplearn.files import atomic_path
+from heplearn.io import write_tree
 from heplearn.models.base import ModelParams, Samples
 from heplearn.models.registry import MODELS
 from heplearn.models.schema import InputSchema
@@ -36,8 +35,6 @@ from heplearn.run_directory import RunDirectory
 
 TREE = "Events"
 DEFAULT_BATCH = 65_536
-# entries per TTree basket, as the generator writes them
-_BASKET_ENTRIES = 5_000
 
 ConditionRanges = Mapping[str, tuple[float, float]]
 
@@ -337,42 +334,17 @@ def event_branches(
     return dict(zip(_unique(names), values, strict=True))
 
 
-def _branch_types(branches: Mapping[str, Any]) -> dict[str, Any]:
-    types: dict[str, Any] = {}
-    for name, values in branches.items():
-        if isinstance(values, ak.Array):
-            types[name] = values.type
-        else:
-            types[name] = (
-                np.dtype((values.dtype, values.shape[1:])) if values.ndim > 1 else values.dtype
-            )
-    return types
-
-
-def _group_particles(branches: dict[str, Any]) -> dict[str, Any]:
-    """Jagged branches ``<input>_<column>`` as one record per input (one counter each)."""
-    grouped: dict[str, Any] = {}
-    records: dict[str, dict[str, ak.Array]] = {}
-    for name, values in branches.items():
-        if isinstance(values, ak.Array):
-            prefix, _, field = name.partition("_")
-            records.setdefault(prefix, {})[field] = values
-        else:
-            grouped[name] = np.ascontiguousarray(values, np.float32)
-    grouped.update({prefix: ak.zip(fields) for prefix, fields in records.items()})
-    return grouped
-
-
 def write_events(branches: Mapping[str, Any], path: Path) -> None:
-    """Write the branches to a TTree ``Events`` under a temporary name, then rename it."""
-    grouped = _group_particles(dict(branches))
-    entries = len(next(iter(grouped.values()))) if grouped else 0
-    with atomic_path(path) as temporary, uproot.recreate(temporary) as output:
-        tree = output.mktree(TREE, _branch_types(grouped))
-        for start in range(0, entries, _BASKET_ENTRIES):
-            tree.extend(
-                {name: values[start : start + _BASKET_ENTRIES] for name, values in grouped.items()}
-            )
+    """Write the branches to a TTree ``Events`` under a temporary name, then rename it.
+
+    Jagged branches ``<input>_<column>`` become one record per input (one counter each);
+    the others are written as float32.
+    """
+    columns = {
+        name: values if isinstance(values, ak.Array) else np.ascontiguousarray(values, np.float32)
+        for name, values in branches.items()
+    }
+    write_tree(columns, path, TREE)
 
 
 def _check_output(out_path: Path, overwrite: bool) -> None:

@@ -10,7 +10,7 @@ import uproot
 from heplearn.data import shuffle
 from heplearn.data.shuffle import ShuffleReport, parse_memory, shuffle_files
 from heplearn.errors import ConfigError, InputError, OutputError
-from heplearn.generate.writers import write_events
+from heplearn.io import write_events
 
 FILES = 3
 ENTRIES = 2000

@@ -29,14 +29,13 @@ import uproot
 from heplearn.data.processing import ChunkProcessor
 from heplearn.data.sources import SourceFile, available_columns
 from heplearn.deploy.predict import SCORES_TREE, open_events, predict_files, score_branch_names
-from heplearn.errors import ConfigError, InputError, OutputError
+from heplearn.errors import InputError, OutputError
+from heplearn.evaluation.density_ratio import DEFAULT_CLIP, require_binary, weights_from_scores
 from heplearn.files import atomic_path
 from heplearn.run_directory import RunDirectory
 
 WEIGHTS_TREE = "Weights"
 WEIGHT_BRANCH = "weight"
-DEFAULT_CLIP = 1e-3
-"""Scores are clipped to ``[1e-3, 1 - 1e-3]``: weights stay within about ``[1e-3, 1e3]``."""
 DEFAULT_CHUNK = 100_000
 
 
@@ -57,46 +56,6 @@ class ReweightedFile:
     source: Path
     output: Path
     entries: int
-
-
-def require_binary(run: RunDirectory) -> tuple[str, str]:
-    """Check that ``run`` separates two samples; return their names (source, target).
-
-    Raises
-    ------
-    ConfigError
-        For a multi-class or regression run.
-    """
-    task = run.task()
-    if task.kind != "binary":
-        raise ConfigError(
-            f"{run.path} is a {task.kind} run; reweighting needs a binary classifier trained "
-            "to separate a source sample (class 0) from a target sample (class 1)"
-        )
-    names = run.class_names() or ["source", "target"]
-    return names[0], names[1]
-
-
-def weights_from_scores(scores: np.ndarray, clip: float = DEFAULT_CLIP) -> np.ndarray:
-    """Density-ratio weights ``w = p / (1 - p)`` from target probabilities ``p``.
-
-    Parameters
-    ----------
-    scores : numpy.ndarray
-        ``(N,)`` probability of the target class.
-    clip : float
-        ``p`` is clipped to ``[clip, 1 - clip]`` first, so every weight is positive and
-        finite.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(N,)`` float64 weights.
-    """
-    if not 0 < clip < 0.5:
-        raise ConfigError(f"the score clip must lie in (0, 0.5), got {clip:g}")
-    probability = np.clip(np.asarray(scores, dtype=np.float64), clip, 1 - clip)
-    return probability / (1 - probability)
 
 
 def weights_path(out_dir: Path | None, source: Path) -> Path:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from heplearn.deploy.reweight import DEFAULT_CLIP, require_binary, weights_from_scores
 from heplearn.errors import ConfigError
+from heplearn.evaluation.density_ratio import DEFAULT_CLIP, require_binary, weights_from_scores
 from heplearn.evaluation.plots import SavedPlot, StyledFigure, save_figure
 from heplearn.evaluation.predictions import Predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
@@ -127,7 +127,8 @@ def reweighting_closure(
         Expressions to histogram and to give the two-sample classifier; default
         :func:`closure_features`.
     clip : float
-        Score clip of the weights (see :func:`heplearn.deploy.reweight.weights_from_scores`).
+        Score clip of the weights (see
+        :func:`heplearn.evaluation.density_ratio.weights_from_scores`).
     bins : int
         Bins per feature histogram.
     style : str, optional

@@ -42,121 +42,13 @@ from scipy.special import kolmogorov
 from scipy.stats import beta
 
 from heplearn.errors import ConfigError, InputError
+from heplearn.roc import RocCurve, SortedEvents, auc, event_arrays, roc_curve  # noqa: F401 (also from here)
 
 SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.3, 0.5, 0.8)
 """The signal efficiencies at which background rejections are reported."""
 
 ONE_SIGMA = 0.6827
 """Coverage of a one-standard-deviation interval (error bars of efficiencies)."""
-
-
-@dataclass(frozen=True)
-class RocCurve:
-    """A weighted ROC curve; see the module docstring for the conventions.
-
-    Attributes
-    ----------
-    thresholds : numpy.ndarray
-        Decreasing score thresholds, the first ``+inf``; a point selects ``score >=
-        threshold``.
-    signal_efficiency : numpy.ndarray
-        ε_S at each threshold.
-    background_efficiency : numpy.ndarray
-        ε_B at each threshold.
-    signal_weight : float
-        Total signal weight.
-    background_weight : float
-        Total background weight.
-    """
-
-    thresholds: np.ndarray
-    signal_efficiency: np.ndarray
-    background_efficiency: np.ndarray
-    signal_weight: float
-    background_weight: float
-
-
-@dataclass(frozen=True)
-class _SortedEvents:
-    """Signal flags and weights sorted by decreasing score, and where tied scores end."""
-
-    is_signal: np.ndarray
-    weights: np.ndarray
-    group_ends: np.ndarray
-    thresholds: np.ndarray
-    order: np.ndarray
-
-    @classmethod
-    def of(cls, scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray) -> "_SortedEvents":
-        order = np.argsort(scores)[::-1]
-        sorted_scores = scores[order]
-        group_ends = np.append(np.flatnonzero(np.diff(sorted_scores)), len(scores) - 1)
-        return cls(is_signal[order], weights[order], group_ends, sorted_scores[group_ends], order)
-
-    def roc(self, factors: np.ndarray | None = None) -> RocCurve:
-        """The ROC curve, with every event weight times ``factors`` (in event order) if given."""
-        weights = self.weights if factors is None else self.weights * factors[self.order]
-        signal_sum = np.cumsum(np.where(self.is_signal, weights, 0.0))[self.group_ends]
-        background_sum = np.cumsum(np.where(self.is_signal, 0.0, weights))[self.group_ends]
-        for name, total in (("signal", signal_sum[-1]), ("background", background_sum[-1])):
-            if not total > 0:
-                raise InputError(
-                    f"the {name} events have a total weight of {total:g}; a ROC curve needs "
-                    "a positive total weight for signal and for background"
-                )
-        return RocCurve(
-            thresholds=np.concatenate([[np.inf], self.thresholds]),
-            signal_efficiency=np.concatenate([[0.0], signal_sum / signal_sum[-1]]),
-            background_efficiency=np.concatenate([[0.0], background_sum / background_sum[-1]]),
-            signal_weight=float(signal_sum[-1]),
-            background_weight=float(background_sum[-1]),
-        )
-
-
-def _as_event_arrays(
-    scores: ArrayLike, is_signal: ArrayLike, weights: ArrayLike | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    scores = np.asarray(scores, dtype=np.float64)
-    is_signal = np.asarray(is_signal, dtype=bool)
-    weights = np.ones_like(scores) if weights is None else np.asarray(weights, dtype=np.float64)
-    if not (scores.ndim == 1 and scores.shape == is_signal.shape == weights.shape):
-        raise InputError(
-            f"scores, labels and weights must be 1-d of equal length; got shapes "
-            f"{scores.shape}, {is_signal.shape} and {weights.shape}"
-        )
-    return scores, is_signal, weights
-
-
-def roc_curve(
-    scores: ArrayLike, is_signal: ArrayLike, weights: ArrayLike | None = None
-) -> RocCurve:
-    """Weighted ROC curve, built by sorting once and accumulating weights.
-
-    Parameters
-    ----------
-    scores : array_like
-        ``(N,)`` classifier output, larger meaning more signal-like.
-    is_signal : array_like
-        ``(N,)`` true for signal events.
-    weights : array_like, optional
-        ``(N,)`` event weights, negative allowed; all ones if omitted.
-
-    Returns
-    -------
-    RocCurve
-        One point per distinct score, plus the origin.
-
-    Raises
-    ------
-    InputError
-        If the signal or the background total weight is not positive.
-    """
-    return _SortedEvents.of(*_as_event_arrays(scores, is_signal, weights)).roc()
-
-
-def auc(roc: RocCurve) -> float:
-    """Area under the ROC curve (ε_S integrated over ε_B, trapezoidal rule)."""
-    return float(np.trapezoid(roc.signal_efficiency, roc.background_efficiency))
 
 
 def _check_efficiencies(signal_efficiency: ArrayLike) -> np.ndarray:
@@ -251,7 +143,7 @@ def bootstrap_roc(
     """
     if resamples < 2:
         raise ConfigError(f"bootstrap resamples must be at least 2, got {resamples}")
-    events = _SortedEvents.of(*_as_event_arrays(scores, is_signal, weights))
+    events = SortedEvents.of(*event_arrays(scores, is_signal, weights))
     generator = np.random.default_rng(seed)
     return np.stack(
         [

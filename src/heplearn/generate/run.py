@@ -38,7 +38,7 @@ from heplearn.generate.samples import (
     Sample,
     concatenate_columns,
 )
-from heplearn.generate.writers import EXTENSIONS, write_events
+from heplearn.io import EXTENSIONS, write_events
 from heplearn.versions import package_versions
 
 __all__ = ["METADATA_NAME", "generate_sample"]

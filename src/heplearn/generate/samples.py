@@ -8,7 +8,7 @@ with a group of its own gets files of its own, as analysis ntuples do.
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal, TypeAlias
+from typing import ClassVar, Literal
 
 import awkward as ak
 import numpy as np
@@ -18,8 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from heplearn.errors import ConfigError
 from heplearn.generate.detector import DetectorModel
 from heplearn.generate.pythia import charges
-
-Column: TypeAlias = np.ndarray | ak.Array
+from heplearn.io import Column
 
 
 def concatenate_columns(parts: list[dict[str, Column]]) -> dict[str, Column]:
