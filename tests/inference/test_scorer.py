@@ -151,3 +151,13 @@ def _standardised_test_arrays(run):
 
     config = run.config()
     return load_dataset(config.model_data(), config.seed, run.preprocessing()).arrays("test")
+
+
+def test_evaluate_scores_with_the_onnx_engine_like_with_torch(particlenet):
+    from heplearn.evaluation.run_data import run_predictions
+
+    eager = run_predictions(particlenet, splits=("test",))["test"]
+    options = ScoringOptions(engine="onnx")
+    onnx = run_predictions(particlenet, splits=("test",), scoring=options)["test"]
+    np.testing.assert_array_equal(onnx.labels, eager.labels)
+    np.testing.assert_allclose(onnx.scores, eager.scores, rtol=0, atol=1e-4)
