@@ -165,6 +165,20 @@ def test_efficiency_and_sculpting_figures(binary_predictions: Factory) -> None:
         cut=cut,
     )
     assert len(sculpting.axes[0].get_legend().get_texts()) == 2
+    few = sculpting_figure(
+        mass[background][:30],
+        np.r_[np.ones(5), np.zeros(25)],  # five events pass
+        np.ones(30),
+        edges,
+        observer="jet_mass",
+        cut=cut,
+    )
+    legend = [text.get_text() for text in few.axes[0].get_legend().get_texts()]
+    cut_label = rf"score $\geq$ {cut.threshold:.3g} ($\varepsilon_S$ = {cut.signal_efficiency:.2f})"
+    assert sorted(legend) == [
+        "background, all",
+        f"background, {cut_label}: 5 events pass, too few for a shape",
+    ]
 
 
 def test_efficiency_error_bars_at_zero_and_one_and_sparse_bins() -> None:
@@ -179,10 +193,12 @@ def test_efficiency_error_bars_at_zero_and_one_and_sparse_bins() -> None:
     np.testing.assert_array_equal(points.get_xdata(), [0.5, 1.5])  # (the sparse bin: not drawn)
     lower_ends = [segment[0][1] for segment in bars.get_segments()]
     np.testing.assert_allclose(lower_ends, 0.15865 ** (1 / 10), rtol=1e-3)  # Clopper–Pearson
-    assert "1 bin with < 5 signal events not drawn" in top.get_legend().get_texts()[0].get_text()
+    assert [text.get_text() for text in top.texts] == ["1 bin with < 5 signal events not drawn"]
     legend = [text.get_text() for text in bottom.get_legend().get_texts()]
     assert any("no background passes" in text for text in legend)
-    assert any("1 bin with < 5 background events not drawn" in text for text in legend)
+    assert [text.get_text() for text in bottom.texts] == [
+        "1 bin with < 5 background events not drawn"
+    ]
 
 
 def test_rejection_bands_are_shaded_in_both_panels(known_roc: RocCurve) -> None:

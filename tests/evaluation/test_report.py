@@ -136,7 +136,7 @@ def test_a_history_of_one_record_draws_no_training_panel(tmp_path: Path) -> None
 
 def test_a_lone_or_wide_figure_spans_the_page_and_every_figure_zooms(tmp_path: Path) -> None:
     small = _figures(tmp_path, 2)
-    wide_figure = Figure(figsize=(14, 2))
+    wide_figure = Figure(figsize=(16, 2))
     wide_figure.subplots().plot([0, 1], [1, 0])
     wide = save_figure(wide_figure, tmp_path / "gallery", "A gallery.")
     text = write_report(tmp_path / "r.html", title="t", figures=[*small, wide]).read_text()

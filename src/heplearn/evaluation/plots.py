@@ -56,6 +56,8 @@ _METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer"
 _MAX_CURVE_POINTS = 2000
 MIN_BIN_EVENTS = 5.0
 """Effective events a bin needs to be drawn in an efficiency plot (fewer make spikes)."""
+MIN_SHAPE_EVENTS = 20.0
+"""Effective events a sculpting plot needs to draw a selected distribution."""
 _LONGEST_BAR = 10.0  # (an upper error bar of a rejection is cut at 10x the value)
 _MOST_MARKERS = 30  # (longer training curves are drawn as lines only)
 AXIS_LABELS_KEY = "Axis labels"
@@ -618,11 +620,12 @@ def efficiency_figure(
                 (high - signal.efficiency)[signal_shown],
             ],
             fmt="o",
-            label=_cut_label(cut) + _few_events_note(signal, "signal"),
+            label=_cut_label(cut),
         )
         top.set_ylabel(r"$\varepsilon_S$")
         top.set_ylim(0, 1.05)
-        top.legend(fontsize="small")
+        top.legend(fontsize="small", loc="lower left")
+        _say_few_events(top, signal, "signal")
         top.tick_params(labelbottom=False)
         colour = _colours()[1]
         measured = background_shown & ~limit
@@ -636,8 +639,8 @@ def efficiency_figure(
             ],
             fmt="s",
             color=colour,
-            label=_few_events_note(background, "background").removeprefix("; ") or None,
         )
+        _say_few_events(bottom, background, "background")
         if np.any(limit):
             bottom.errorbar(
                 centres[limit],
@@ -653,19 +656,21 @@ def efficiency_figure(
         bottom.set_ylabel(r"$1/\varepsilon_B$")
         bottom.set_xlabel(observer)
         if bottom.get_legend_handles_labels()[1]:
-            bottom.legend(fontsize="x-small")
+            bottom.legend(fontsize="x-small", loc="lower left")
     return figure
 
 
-def _few_events_note(efficiency: BinnedEfficiency, sample: str) -> str:
-    """``; 3 bins with < 5 signal events not drawn`` (empty when every filled bin is drawn)."""
-    sparse = int(
-        np.sum((efficiency.effective_events > 0) & (efficiency.effective_events < MIN_BIN_EVENTS))
-    )
+def _say_few_events(axes: Axes, efficiency: BinnedEfficiency, sample: str) -> None:
+    """Write in the panel how many filled bins hold too few events to be drawn."""
+    counts = efficiency.effective_events
+    sparse = int(np.sum((counts > 0) & (counts < MIN_BIN_EVENTS)))
     if not sparse:
-        return ""
+        return
     bins = "bin" if sparse == 1 else "bins"
-    return f"; {sparse} {bins} with < {MIN_BIN_EVENTS:g} {sample} events not drawn"
+    text = f"{sparse} {bins} with < {MIN_BIN_EVENTS:g} {sample} events not drawn"
+    if not np.any(counts >= MIN_BIN_EVENTS):
+        text = f"too few {sample} events per bin to draw: {text}"
+    axes.text(0.02, 0.96, text, transform=axes.transAxes, fontsize="x-small", va="top")
 
 
 def sculpting_figure(
@@ -682,7 +687,8 @@ def sculpting_figure(
     """A distribution before and after a cut, each normalised to unit area (sculpting check).
 
     A classifier that learnt the variable (e.g. the jet mass) reshapes the background
-    towards the signal after the cut.
+    towards the signal after the cut. A selection of fewer than :data:`MIN_SHAPE_EVENTS`
+    effective events is not drawn; the legend says how many pass.
 
     Parameters
     ----------
@@ -712,8 +718,11 @@ def sculpting_figure(
             (np.ones(len(values), dtype=bool), f"{sample}, all"),
             (scores >= cut.threshold, f"{sample}, {_cut_label(cut)}"),
         ):
-            if weights[selected].sum() <= 0:  # no event passes: nothing to draw
-                axes.plot([], [], " ", label=f"{label}: no event passes")
+            chosen = weights[selected]
+            events = chosen.sum() ** 2 / np.sum(chosen**2) if chosen.sum() > 0 else 0.0
+            if events < MIN_SHAPE_EVENTS:  # (a shape of a few events is spikes)
+                passing = "no event passes" if events == 0 else f"{events:.0f} events pass"
+                axes.plot([], [], " ", label=f"{label}: {passing}, too few for a shape")
                 continue
             density, errors = _density(values[selected], weights[selected], edges)
             mplhep.histplot(density, edges, yerr=errors, histtype="step", label=label, ax=axes)

@@ -71,7 +71,7 @@ window.addEventListener("load", function () {
 
 
 _ROUNDING = 1e-9
-_WIDE_PIXELS = 1000  # (wider figures, like image galleries, get the page's full width)
+_WIDE_PIXELS = 1200  # (wider figures, like image galleries, get the page's full width)
 # A cell that reads as a number (right-aligned): "0.91 ± 0.02", "1,234", "> 13 (...)", "∞".
 _NUMBER = re.compile(r"^(> )?[−-]?(\d[\d,]*(\.\d+)?(e[+-]?\d+)?|∞)(\s|$)|^—$")
 
