@@ -677,6 +677,11 @@ def reweight(
             f"{result.after.auc:.3f} ± {result.after.auc_uncertainty:.3f} after reweighting "
             f"({result.after.events} held-out events)"
         )
+        shapes = ", ".join(
+            f"{name} {entry['before']:.3g} -> {entry['after']:.3g}"
+            for name, entry in metrics["chi2_per_ndf"].items()
+        )
+        typer.echo(f"shape chi2/ndf before -> after reweighting: {shapes}")
         typer.echo(f"closure: {result.json_path}")
         typer.echo(f"report:  {result.report_path}")
         return

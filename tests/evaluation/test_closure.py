@@ -91,6 +91,26 @@ def test_the_weights_are_positive_and_keep_statistics(closure):
     assert metrics["effective_source_events"] > 0.3 * metrics["source_events"]
 
 
+def test_the_shapes_close_per_variable_and_the_weights_are_described(closure):
+    stdout, _, metrics = closure
+    chi2 = metrics["chi2_per_ndf"]
+    assert set(chi2) == set(FEATURES)
+    # the shifted feature differs clearly before and little after (measured: 10.0 -> 1.9);
+    # the 20 % wider one mildly (1.6 -> 1.3); the identical one is compatible both times
+    assert chi2["x_shifted"]["before"] > 5
+    assert chi2["x_shifted"]["after"] < 0.3 * chi2["x_shifted"]["before"]
+    assert chi2["x_wider"]["after"] < chi2["x_wider"]["before"]
+    assert chi2["x_same"]["before"] < 1.5 and chi2["x_same"]["after"] < 1.5
+    assert chi2["x_same"]["ndf"] == 29
+    assert "shape chi2/ndf before -> after reweighting: x_shifted" in stdout
+    weights = metrics["weights"]
+    reweighted = weights["nominal reweighted"]
+    assert reweighted["effective_events"] == pytest.approx(metrics["effective_source_events"])
+    assert weights["nominal"]["events"] == metrics["source_events"]
+    assert reweighted["negative_fraction"] == 0
+    assert 0 < reweighted["largest_share"] < 0.05
+
+
 def test_closure_json_plots_and_report(closure):
     _, out, metrics = closure
     assert metrics["source"] == "nominal"
@@ -100,7 +120,9 @@ def test_closure_json_plots_and_report(closure):
         assert (out / "plots" / f"{stem}.png").is_file()
         assert (out / "plots" / f"{stem}.pdf").is_file()
     report = (out / "closure.html").read_text()
-    assert "auc_after" in report
+    assert "auc after" in report.lower()  # (the row of auc_after, named for people)
+    assert "Shape χ²/ndf per variable, held-out events" in report
+    assert "Event weights, held-out events" in report
     assert report.count("data:image/png;base64,") == 2
 
 

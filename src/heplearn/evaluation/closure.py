@@ -8,7 +8,11 @@ which it never trained on:
   unit area, with ratio panels to the target;
 - a *fresh* classifier two-sample test (:func:`heplearn.evaluation.two_sample.two_sample_test`,
   not the run's own model) of source against target, before and after the weights: a
-  good reweighting brings its AUC from above 0.5 down to about 0.5.
+  good reweighting brings its AUC from above 0.5 down to about 0.5;
+- per feature, the χ²/ndf of the shapes of source and target, before and after the weights
+  (:mod:`heplearn.evaluation.shape_chi2`), and the weight diagnostics
+  (:mod:`heplearn.data.weight_diagnostics`) of the source, the reweighted source and the
+  target.
 
 The histograms and the test use the raw, unstandardised feature values (evaluated as
 observers of the run's data) and the events' own weights, multiplied by ``w`` for the
@@ -24,6 +28,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from heplearn.data.weight_diagnostics import diagnostics_rows, weight_diagnostics
 from heplearn.errors import ConfigError
 from heplearn.evaluation.density_ratio import DEFAULT_CLIP, require_binary, weights_from_scores
 from heplearn.evaluation.plots import SavedPlot, StyledFigure, save_figure
@@ -31,6 +36,7 @@ from heplearn.evaluation.predictions import Predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
 from heplearn.evaluation.report import write_report
 from heplearn.evaluation.run_data import run_predictions
+from heplearn.evaluation.shape_chi2 import shape_chi2
 from heplearn.evaluation.two_sample import TwoSampleTest, two_sample_test
 from heplearn.files import write_text_atomic
 from heplearn.run_directory import RunDirectory
@@ -164,6 +170,28 @@ def reweighting_closure(
         seed=config.seed,
     )
     effective = float(reweighted.sum() ** 2 / np.sum(reweighted**2))
+    chi2 = {
+        column: {
+            when: shape_chi2(
+                source.values[:, index], source_weights, target.values[:, index], target.weights
+            )
+            for when, source_weights in (("before", source.weights), ("after", reweighted))
+        }
+        for index, column in enumerate(columns)
+    }
+    chi2_per_ndf = {
+        column: {
+            "before": tests["before"].per_ndf,
+            "after": tests["after"].per_ndf,
+            "ndf": tests["after"].ndf,
+        }
+        for column, tests in chi2.items()
+    }
+    weight_groups = {
+        source_name: weight_diagnostics(source.weights),
+        f"{source_name} reweighted": weight_diagnostics(reweighted),
+        target_name: weight_diagnostics(target.weights),
+    }
     samples = [
         target.histogram(target_name),
         source.histogram(source_name),
@@ -199,6 +227,8 @@ def reweighting_closure(
         "weight_max": float(weights.max()),
         "clip": clip,
         "features": columns,
+        "chi2_per_ndf": chi2_per_ndf,
+        "weights": {name: entry.as_dict() for name, entry in weight_groups.items()},
     }
     json_path = out_dir / CLOSURE_JSON
     write_text_atomic(json_path, json.dumps(metrics, indent=2) + "\n")
@@ -206,7 +236,19 @@ def reweighting_closure(
         out_dir / CLOSURE_REPORT,
         title=f"Reweighting closure of {run.path.name}: {source_name} → {target_name}",
         config_yaml=config.to_yaml(),
-        metrics=metrics,
+        metrics={k: v for k, v in metrics.items() if k not in ("chi2_per_ndf", "weights")},
+        extra_tables={
+            "Shape χ²/ndf per variable, held-out events": [
+                {
+                    "variable": column,
+                    "χ²/ndf before": entry["before"],
+                    "χ²/ndf after": entry["after"],
+                    "ndf": entry["ndf"],
+                }
+                for column, entry in chi2_per_ndf.items()
+            ],
+            "Event weights, held-out events": diagnostics_rows(weight_groups, "sample"),
+        },
         figures=plots,
         style=style,
     )
