@@ -109,6 +109,19 @@ class Split(_Strict):
     modulus: int = Field(5, gt=1)
     validation_remainders: list[int] = Field(default_factory=lambda: [3])
     test_remainders: list[int] = Field(default_factory=lambda: [4])
+    folds: int | None = Field(
+        None,
+        ge=3,
+        description="set by training.folds: events fall into this many folds (event_column "
+        "modulo folds, or a hash); fold `fold` is the test split, the next the validation",
+    )
+    fold: int = Field(0, ge=0, description="with folds: the fold that is the test split")
+
+    @model_validator(mode="after")
+    def _fold_exists(self) -> "Split":
+        if self.folds is not None and self.fold >= self.folds:
+            raise ValueError(f"fold {self.fold} does not exist among {self.folds} folds")
+        return self
 
     @model_validator(mode="after")
     def _fractions_sum_to_one(self) -> "Split":

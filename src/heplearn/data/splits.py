@@ -30,6 +30,25 @@ def uniform_from_entries(seed: int, file_index: int, entries: np.ndarray) -> np.
     return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def event_folds(
+    folds: int,
+    seed: int,
+    file_index: int,
+    entries: np.ndarray,
+    event_numbers: np.ndarray | None = None,
+) -> np.ndarray:
+    """The fold ``0 .. folds-1`` of each event, as int64.
+
+    With event numbers (``split.event_column``) the fold is the event number modulo
+    ``folds``, as analyses split by event number; otherwise the event's hash
+    (:func:`uniform_from_entries`) times ``folds``, rounded down.
+    """
+    if event_numbers is not None:
+        return np.asarray(event_numbers, dtype=np.int64) % folds
+    uniform = uniform_from_entries(seed, file_index, entries)
+    return np.minimum((uniform * folds).astype(np.int64), folds - 1)
+
+
 def assign_splits(
     split: Split,
     seed: int,
@@ -37,7 +56,18 @@ def assign_splits(
     entries: np.ndarray,
     event_numbers: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Split index (0 train, 1 validation, 2 test) per event, as int8."""
+    """Split index (0 train, 1 validation, 2 test) per event, as int8.
+
+    With ``split.folds`` (k-fold training), fold ``split.fold`` is the test split, the
+    next fold (modulo ``folds``) the validation split and the other folds the training
+    split.
+    """
+    if split.folds is not None:
+        fold = event_folds(split.folds, seed, file_index, entries, event_numbers)
+        result = np.full(len(fold), TRAIN, dtype=np.int8)
+        result[fold == (split.fold + 1) % split.folds] = VALIDATION
+        result[fold == split.fold] = TEST
+        return result
     if split.event_column is not None:
         if event_numbers is None:
             raise ValueError("event numbers are needed to split by event_column")

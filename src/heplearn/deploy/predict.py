@@ -28,6 +28,7 @@ from heplearn.data.sources import (
     iterate_columns,
     open_source,
 )
+from heplearn.deploy.kfold import FoldScoring
 from heplearn.errors import InputError
 from heplearn.files import atomic_path, remove_stale_temporaries
 from heplearn.inference import Scorer, ScoringOptions
@@ -35,6 +36,7 @@ from heplearn.inference.memory import default_budget
 from heplearn.io import branch_types, tree_branches
 from heplearn.parallel import file_workers, local_threads, map_files
 from heplearn.run_directory import RunDirectory
+from heplearn.training.kfold import is_kfold
 
 SCORES_TREE = "Scores"
 DEFAULT_CHUNK = 100_000
@@ -119,10 +121,16 @@ class FilePredictor:
         config = run.config()
         self.spec = config.model_data()
         self.processor = ChunkProcessor(self.spec, config.seed)
-        self.preprocessing = run.preprocessing()
-        self.scorer = Scorer(run, self.settings.scoring)
+        # a k-fold run scores each event with the model of its fold (deploy/kfold.py)
+        self.folds = FoldScoring(run, self.settings.scoring) if is_kfold(run) else None
+        self.preprocessing = self.folds.preprocessing[0] if self.folds else run.preprocessing()
+        self.scorer = self.folds.scorers[0] if self.folds else Scorer(run, self.settings.scoring)
         self.branch_names = score_branch_names(run)
-        self.needed = sorted(self.processor.input_branches | set(self.settings.keep))
+        self.needed = sorted(
+            self.processor.input_branches
+            | set(self.settings.keep)
+            | (self.folds.branches if self.folds else set())
+        )
 
     def open(self, path: Path) -> SourceFile:
         """The events of an input file, checked for every branch the model needs.
@@ -184,28 +192,28 @@ class FilePredictor:
 
     def _scored(self, arrays: Any) -> dict[str, np.ndarray]:
         """The score branches (and latent ones) of one chunk prepared by :meth:`_prepared`."""
-        branches = _score_branches(self.scorer.scores(arrays), self.branch_names)
-        branches.update(_latent_branches(self.scorer.embeddings(arrays)))
+        if self.folds is not None:
+            return self.folds.scored(arrays, self._branches)
+        return self._branches(self.scorer, arrays)
+
+    def _branches(self, scorer: Scorer, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        branches = _score_branches(scorer.scores(arrays), self.branch_names)
+        branches.update(_latent_branches(scorer.embeddings(arrays)))
         return branches
 
     def _prepared(
         self, chunks: Iterator[tuple[SourceFile, int, dict[str, Any]]]
-    ) -> Iterator[tuple[dict[str, Any], dict[str, np.ndarray]]]:
+    ) -> Iterator[tuple[dict[str, Any], Any]]:
         """The columns of each chunk and the standardised model inputs with their masks."""
-        for _, _, columns in chunks:
+        for source, start, columns in chunks:
             inputs, masks = self.processor.model_inputs(columns)
-            arrays = self.preprocessing.standardise(self.spec, inputs, masks)
-            arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
+            arrays: Any
+            if self.folds is not None:
+                arrays = self.folds.prepare(self.spec, source, start, columns, inputs, masks)
+            else:
+                arrays = self.preprocessing.standardise(self.spec, inputs, masks)
+                arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
             yield {name: columns[name] for name in self.settings.keep}, arrays
-
-
-def file_predictor(run: RunDirectory, settings: PredictSettings) -> FilePredictor:
-    """The predictor of a run; a k-fold run's scores each event with the model of its fold."""
-    if run.config().training.folds is not None:
-        from heplearn.deploy.kfold import KFoldFilePredictor  # (it builds on this module)
-
-        return KFoldFilePredictor(run, settings)
-    return FilePredictor(run, settings)
 
 
 def predict_files(
@@ -273,7 +281,7 @@ def predict_files(
     if threads is not None and scoring.threads is None:
         scoring = replace(scoring, threads=threads)
     settings = PredictSettings(tuple(keep), tree, chunk_entries, scoring)
-    predictor = file_predictor(run, settings)
+    predictor = FilePredictor(run, settings)
     # every file is checked for every branch before anything is written
     sources = [predictor.open(path) for path in files]
     outputs = [output_path(out_dir, source.path) for source in sources]
@@ -309,7 +317,7 @@ def predict_files(
 @lru_cache(maxsize=2)
 def _predictor(run_path: Path, settings: PredictSettings) -> FilePredictor:
     """The predictor of a worker process, built once for all the files it scores."""
-    return file_predictor(RunDirectory(run_path), settings)
+    return FilePredictor(RunDirectory(run_path), settings)
 
 
 def predict_one_file(

@@ -12,6 +12,7 @@ from heplearn.evaluation.anomaly import evaluate_anomaly
 from heplearn.evaluation.compare import Comparison, compare_runs
 from heplearn.evaluation.evaluate import Evaluation, evaluate_predictions, write_metrics
 from heplearn.evaluation.generative import evaluate_generative
+from heplearn.evaluation.kfold import fold_convergence_warnings, kfold_predictions
 from heplearn.evaluation.limits import with_quoted_rejections
 from heplearn.evaluation.predictions import Predictions, data_summary
 from heplearn.evaluation.report import write_report
@@ -21,6 +22,7 @@ from heplearn.evaluation.run_warnings import run_warnings
 from heplearn.inference import ScoringOptions
 from heplearn.run_directory import RunDirectory
 from heplearn.training.config import EvaluationConfig
+from heplearn.training.kfold import is_kfold
 
 METRICS = "metrics.json"
 REPORT = "report.html"
@@ -82,7 +84,7 @@ def evaluate_run(
         metrics, plots, predictions = evaluate_generative(run, dataset, scorer, settings)
         evaluation = Evaluation(metrics=metrics, plots=plots)
     else:
-        predictions = run_predictions(
+        predictions = (kfold_predictions if is_kfold(run) else run_predictions)(
             run,
             data,
             observers=settings.observers,
@@ -131,6 +133,8 @@ def evaluate_run(
         tables["Robustness to generator variations (variation − nominal)"] = robust.rows
     history = run.history()
     warnings = run_warnings(evaluation.metrics, history)
+    if is_kfold(run):
+        warnings += fold_convergence_warnings(run)
     evaluation.metrics["warnings"] = warnings
     metrics_path = write_metrics(evaluation.metrics, run.path / METRICS)
     report_path = write_report(
@@ -217,7 +221,8 @@ def compare_run_directories(
                 f"{run.path} is a {run.task().kind} run; compare draws binary rejection curves"
             )
         observers = baselines if run is runs[0] else ()
-        test = run_predictions(run, observers=observers, splits=("test",))["test"]
+        predict = kfold_predictions if is_kfold(run) else run_predictions
+        test = predict(run, observers=observers, splits=("test",))["test"]
         curves.append((run.path.name, test))
         baseline_curves += [
             (name, Predictions(test.observers[name], test.labels, test.weights))

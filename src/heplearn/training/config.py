@@ -69,7 +69,7 @@ class TrainingConfig(_Strict):
         None,
         ge=3,
         description="k-fold: train this many models, each tested on one fold of the events "
-        "and validated on the next (docs/guide-kfold.md)",
+        "and validated on the next (docs/guide-kfold-and-seeds.md)",
     )
     optimizer: Optimizer = Optimizer()
     schedule: Schedule = Schedule()
