@@ -82,7 +82,7 @@ def test_inconsistent_specs_are_rejected(change, message):
 
 def test_unreadable_yaml_names_the_file(tmp_path):
     path = _write(tmp_path, "data: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"spec\.yaml is not valid YAML"):
+    with pytest.raises(ConfigError, match=r"spec\.yaml, line 2, column 1: not valid YAML"):
         load_dataset_spec(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_dataset_spec(tmp_path / "missing.yaml")
