@@ -17,6 +17,7 @@ from heplearn.cli_group import (
     USER_ERROR_EXIT_CODE,
     HeplearnGroup,
     interruption_says_how_to_resume,
+    leaves_no_empty_directory,
     misconfiguration_message,
     print_error,
 )
@@ -450,19 +451,20 @@ def predict(
     from heplearn.run_directory import RunDirectory
 
     scoring = _scoring_options(engine, batch_size, memory_budget, accelerator, devices, precision)
-    written = predict_files(
-        RunDirectory(run),
-        expand_files(files),
-        out,
-        keep=keep or [],
-        tree=tree,
-        chunk_entries=chunk_entries,
-        overwrite=overwrite,
-        scoring=scoring,
-        progress=not quiet,
-        workers=workers,
-        scheduler=scheduler,
-    )
+    with leaves_no_empty_directory(out):
+        written = predict_files(
+            RunDirectory(run),
+            expand_files(files),
+            out,
+            keep=keep or [],
+            tree=tree,
+            chunk_entries=chunk_entries,
+            overwrite=overwrite,
+            scoring=scoring,
+            progress=not quiet,
+            workers=workers,
+            scheduler=scheduler,
+        )
     for item in written:
         typer.echo(f"{item.source} -> {item.output} ({item.entries} entries, tree Scores)")
 

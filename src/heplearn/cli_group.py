@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -216,3 +217,21 @@ def interruption_says_how_to_resume(
     finally:
         if ours:
             signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def leaves_no_empty_directory(path: Path) -> Iterator[None]:
+    """On an error inside, remove ``path`` if it was created inside and is still empty.
+
+    Parameters
+    ----------
+    path : Path
+        An output directory a command may create (``predict --out``).
+    """
+    existed = path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        raise

@@ -18,7 +18,8 @@ from helpers import (
 )
 from heplearn.cli import app
 from heplearn.data.spec import DatasetSpec
-from heplearn.errors import ConfigError
+from heplearn.deploy import predict
+from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation import run_data
 from heplearn.evaluation.plots import AXIS_LABELS_KEY
 from heplearn.evaluation.report import format_number
@@ -161,6 +162,18 @@ def test_a_misspelt_keep_or_baseline_names_its_option(runs, top, tmp_path):
     out = tmp_path / "comparison"
     result = CliRunner().invoke(app, ["compare", run, "--baseline", "jet_mas", "--out", str(out)])
     assert_one_line_error(result, "--baseline 'jet_mas' (did you mean 'jet_mass'", "correct")
+    assert not out.exists()
+
+
+def test_predict_leaves_no_empty_out_directory_on_error(runs, top, tmp_path, monkeypatch):
+    def fail(*arguments, **options):
+        raise InputError("scoring failed half-way")
+
+    monkeypatch.setattr(predict.FilePredictor, "predict_file", fail)
+    out = tmp_path / "scores"
+    files = str(top / "*.root")
+    result = CliRunner().invoke(app, ["predict", str(runs["mlp"].path), files, "--out", str(out)])
+    assert_one_line_error(result, "scoring failed half-way")
     assert not out.exists()
 
 
