@@ -6,6 +6,10 @@ the choices) becomes one ``error:`` line naming the ``--help`` to read, exit cod
 every other error a user can cause. Help shows arguments by name (``CONFIG``,
 ``FILES...``), flags without a type, and values by what they are (``PATH``, ``INTEGER``,
 ``TEXT``), not by Python type names.
+
+The commands use the rest: :func:`misconfiguration_message` (Lightning refusing the
+hardware settings is a user error too), :func:`interruption_says_how_to_resume` (Ctrl-C
+in ``train``) and :func:`leaves_no_empty_directory` (``predict --out``).
 """
 
 import contextlib
