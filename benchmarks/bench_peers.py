@@ -23,6 +23,7 @@ kernel's high-water mark of each command's process.
 """
 
 import argparse
+import math
 import os
 import re
 import subprocess
@@ -49,14 +50,19 @@ SPEED_JETS = 10_000
 # the 8 particle features of configs/top-vs-qcd/data.yaml, as weaver-core variables
 DATA_CONFIG = """\
 # written by heplearn's benchmarks/bench_peers.py: the inputs of configs/top-vs-qcd
+treename: Events
 selection: null
 new_variables:
-  part_mask: ak.ones_like(part_deta)
-  part_logpt: np.log(part_pt)
-  part_logenergy: np.log(part_energy)
-  part_logptrel: np.log(part_pt / jet_pt)
-  part_logerel: np.log(part_energy / jet_energy)
-  part_deltar: np.hypot(part_deta, part_dphi)
+  # packed (offsets from 0): weaver-core 0.5.3 stacks the raw contents of jagged arrays
+  p_deta: ak.to_packed(part_deta)
+  p_dphi: ak.to_packed(part_dphi)
+  p_logpt: ak.to_packed(np.log(part_pt))
+  p_logenergy: ak.to_packed(np.log(part_energy))
+  p_logptrel: ak.to_packed(np.log(part_pt / jet_pt))
+  p_logerel: ak.to_packed(np.log(part_energy / jet_energy))
+  p_deltar: ak.to_packed(np.hypot(part_deta, part_dphi))
+  p_charge: ak.to_packed(part_charge * 1.0)
+  p_mask: ak.to_packed(ak.ones_like(part_deta))
   label_qcd: is_signal == 0
   label_top: is_signal == 1
 preprocess:
@@ -66,23 +72,23 @@ inputs:
   pf_points:
     length: {length}
     pad_mode: constant
-    vars: [[part_deta, null], [part_dphi, null]]
+    vars: [[p_deta, null], [p_dphi, null]]
   pf_features:
     length: {length}
     pad_mode: constant
     vars:
-      - [part_deta, null]
-      - [part_dphi, null]
-      - [part_logpt, null]
-      - [part_logenergy, null]
-      - [part_logptrel, null]
-      - [part_logerel, null]
-      - [part_deltar, null]
-      - [part_charge, null]
+      - [p_deta, null]
+      - [p_dphi, null]
+      - [p_logpt, null]
+      - [p_logenergy, null]
+      - [p_logptrel, null]
+      - [p_logerel, null]
+      - [p_deltar, null]
+      - [p_charge, null]
   pf_mask:
     length: {length}
     pad_mode: constant
-    vars: [[part_mask, null]]
+    vars: [[p_mask, null]]
 labels:
   type: simple
   value: [label_qcd, label_top]
@@ -266,7 +272,6 @@ def weaver_side(
         str(batch),
         "--num-workers",
         "0",
-        "--in-memory",
         "--fetch-step",
         "1",
     ]
@@ -283,6 +288,8 @@ def weaver_side(
             "0.75",
             "--num-epochs",
             str(epochs),
+            "--steps-per-epoch",  # (one-cycle needs it) one pass over the training jets
+            str(math.ceil(0.75 * uproot.open(train)["Events"].num_entries / batch)),
             "--start-lr",
             "3e-3",
             "--optimizer",
