@@ -5,6 +5,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_anomaly,
+    bench_distributed,
     bench_export,
     bench_generate,
     bench_generative,
@@ -26,6 +27,7 @@ MODULES = (
     bench_physics,
     bench_export,
     bench_predict,
+    bench_distributed,
     bench_anomaly,
     bench_generative,
 )

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from heplearn.errors import ConfigError
+from heplearn.extras import require
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -43,11 +44,10 @@ def file_workers(workers: int, scheduler: str | None) -> Iterator[Any]:
     if scheduler is None and workers == 1:
         yield None
         return
-    from distributed import Client, LocalCluster
-
+    distributed = require("distributed", "dask", "--scheduler and --workers")
     if scheduler is not None:
         try:
-            client = Client(scheduler)  # (waits distributed.comm.timeouts.connect)
+            client = distributed.Client(scheduler)  # (waits distributed.comm.timeouts.connect)
         except (OSError, ValueError) as error:
             raise ConfigError(
                 f"cannot reach the dask scheduler at {scheduler!r} ({error}); start one with "
@@ -58,10 +58,10 @@ def file_workers(workers: int, scheduler: str | None) -> Iterator[Any]:
             yield client
         return
     with (
-        LocalCluster(
+        distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
-        Client(cluster) as client,
+        distributed.Client(cluster) as client,
     ):
         yield client
 
@@ -100,7 +100,7 @@ def map_files(
             if on_result is not None:
                 on_result(results[-1])
         return results
-    from distributed import as_completed
+    from distributed import as_completed  # (installed: there is a client)
 
     futures = client.map(function, items, pure=False, retries=RETRIES)
     position = {future.key: index for index, future in enumerate(futures)}

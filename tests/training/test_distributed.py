@@ -118,8 +118,18 @@ train(config, sys.argv[2], callbacks=[RecordSteps(Path(sys.argv[3]), "jet")])
 """
 
 
+def node_command(launcher: str, rank: int, port: int, script: Path) -> list[str]:
+    """How one node starts: by hand (MASTER_ADDR, NODE_RANK in the environment) or torchrun."""
+    if launcher == "env":
+        return [sys.executable, str(script)]
+    elastic = ["--nnodes", "2", "--node-rank", str(rank), "--nproc-per-node", "1"]
+    master = ["--master-addr", "127.0.0.1", "--master-port", str(port)]
+    return [sys.executable, "-m", "torch.distributed.run", *elastic, *master, str(script)]
+
+
 @pytest.mark.slow
-def test_two_nodes_of_one_process_match_one_process_on_the_union(top, tmp_path):
+@pytest.mark.parametrize("launcher", ["env", "torchrun"])
+def test_two_nodes_of_one_process_match_one_process_on_the_union(top, tmp_path, launcher):
     (tmp_path / "single").mkdir()
     (tmp_path / "nodes").mkdir()
     single = run_config(top, MLP, epochs=1, batch_size=32, shuffle=False, accelerator="cpu")
@@ -138,11 +148,17 @@ def test_two_nodes_of_one_process_match_one_process_on_the_union(top, tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     tests = str(Path(__file__).parents[1])
-    shared = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": "2"}
+    port = free_port()
+    shared = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
+    script = tmp_path / "node.py"
+    script.write_text(NODE)
+    arguments = [str(path), str(tmp_path / "run"), str(tmp_path / "nodes")]
     nodes = [
         subprocess.Popen(
-            [sys.executable, "-c", NODE, str(path), str(tmp_path / "run"), str(tmp_path / "nodes")],
-            env={**os.environ, **shared, "NODE_RANK": str(rank), "PYTHONPATH": tests},
+            [*node_command(launcher, rank, port, script), *arguments],
+            env={**os.environ, **shared, "NODE_RANK": str(rank), "PYTHONPATH": tests}
+            if launcher == "env"
+            else {**os.environ, "PYTHONPATH": tests},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -39,6 +39,7 @@ from heplearn.generate.samples import (
     concatenate_columns,
 )
 from heplearn.io import EXTENSIONS, write_events
+from heplearn.parallel import file_workers
 from heplearn.versions import package_versions
 
 __all__ = ["METADATA_NAME", "generate_sample"]
@@ -70,19 +71,12 @@ def _run_blocks(
 def _run_on_dask(
     sample_name: str, options: GenerateOptions, blocks: list[Block], scheduler: str
 ) -> Iterator[tuple[Block, BlockResult]]:
-    distributed = require("distributed", "dask", "--scheduler")
-    try:
-        client = distributed.Client(scheduler, timeout="20s")
-    except OSError as error:
-        raise OutputError(
-            f"cannot reach the dask scheduler at {scheduler!r} ({error}); start one with "
-            "`dask scheduler` or leave out --scheduler to use local processes"
-        ) from None
-    with client:
+    with file_workers(1, scheduler) as client:
         futures = {
             client.submit(generate_block, sample_name, options, block, pure=False): block
             for block in blocks
         }
+        distributed = require("distributed", "dask", "--scheduler")
         for future, result in distributed.as_completed(futures, with_results=True):
             yield futures[future], result
 
