@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -66,6 +67,18 @@ def demo_sample(out: Path, events: int, console: Console) -> Path:
     return sample_dir
 
 
+def _rejection_cell(row: dict[str, Any], efficiency: str) -> str:
+    """A comparison row's 1/ε_B with its uncertainty, or its limit on few background jets."""
+    from heplearn.evaluation.limits import quoted_rejection
+    from heplearn.evaluation.report import format_number
+
+    rejection = row[f"rejection_{efficiency}"]
+    events = row.get(f"background_events_{efficiency}")
+    if events is not None:
+        rejection = quoted_rejection(rejection, row[f"rejection_limit_{efficiency}"], events)
+    return format_number(rejection, row.get(f"rejection_{efficiency}_uncertainty"))
+
+
 def run_demo(
     out: Path,
     events: int,
@@ -87,6 +100,7 @@ def run_demo(
     models : tuple of DemoModel
         The models to train.
     """
+    from heplearn.evaluation.limits import LIMIT_NOTE, with_quoted_rejections
     from heplearn.evaluation.report import format_number
     from heplearn.evaluation.runs import compare_run_directories, evaluate_run
     from heplearn.training.config import load_run_config
@@ -108,10 +122,13 @@ def run_demo(
         run = train(config, Path(runs) / model.name, overwrite=True)
         result = evaluate_run(run)
         metrics = result.evaluation.metrics
+        rejection = with_quoted_rejections(metrics)["rejection"]["0.5"]
         console.print(
             f"{model.name}: AUC {metrics['auc']:.4f}, 1/ε_B at ε_S = 0.5: "
-            f"{metrics['rejection']['0.5']:.1f}; report {result.report_path}"
+            f"{format_number(rejection)}; report {result.report_path}"
         )
+        for warning in metrics["warnings"]:
+            console.print(f"  warning: {warning}")
         directories.append(run)
     console.rule("comparison")
     comparison = compare_run_directories(
@@ -124,14 +141,13 @@ def run_demo(
         table.add_row(
             str(row["run"]),
             format_number(row["auc"], row["auc_uncertainty"]),
-            format_number(row["rejection_0.3"], row["rejection_0.3_uncertainty"]),
-            format_number(row["rejection_0.5"], row["rejection_0.5_uncertainty"]),
+            *(_rejection_cell(row, efficiency) for efficiency in ("0.3", "0.5")),
         )
     console.print(table)
     console.print(
-        "∞: no background jet of the test split passes; uncertainties from 100 bootstrap "
-        "replicas. Larger samples: heplearn generate top-vs-qcd --events 10000 --out "
-        "data/top-vs-qcd, then heplearn train configs/top-vs-qcd/<model>.yaml."
+        f"Uncertainties from 100 bootstrap replicas of the test jets. {LIMIT_NOTE} Larger "
+        "samples: heplearn generate top-vs-qcd --events 10000 --out data/top-vs-qcd, then "
+        "heplearn train configs/top-vs-qcd/<model>.yaml."
     )
     for run in directories:
         console.print(f"report of {run.path.name}: {run.path / 'report.html'}")
