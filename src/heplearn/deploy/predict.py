@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import uproot
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -347,6 +348,7 @@ class ScoringProgress:
                 TextColumn("events, {task.fields[files]}, {task.fields[rate]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
+                console=Console(stderr=True),  # stdout keeps the one line per file
                 transient=False,
             )
             self._task = self._bar.add_task("scoring", total=events, files="", rate="")
