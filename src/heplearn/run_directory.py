@@ -128,11 +128,10 @@ class RunDirectory:
                 f"continue it with heplearn train CONFIG --out {self.path} --resume"
             )
         config = self.config()
-        if model_family(config.model.name).estimator:
-            from heplearn.models.bdt import load_estimator
-
+        estimator = model_family(config.model.name).estimator
+        if estimator is not None:
             self._require(ESTIMATOR)
-            return load_estimator(self.path / ESTIMATOR)
+            return estimator.load(self.path / ESTIMATOR)
         self._require(WEIGHTS)
         model = build_model(config.model, self.schema(), self.task().n_outputs)
         state = torch.load(self.path / WEIGHTS, map_location="cpu", weights_only=True)

@@ -5,12 +5,14 @@ from torch import nn
 
 from heplearn.errors import ConfigError
 from heplearn.models.bdt import BoostedDecisionTrees
+from heplearn.models.forest import RandomForest
 from heplearn.models.registry import MODELS, build_model, model_params, select_inputs
 
 FAMILIES = [
     "logistic",
     "mlp",
     "bdt",
+    "forest",
     "cnn",
     "deepsets",
     "pfn",
@@ -30,7 +32,7 @@ FAMILIES = [
 
 def test_every_family_is_registered() -> None:
     assert list(MODELS) == FAMILIES
-    assert [name for name, family in MODELS.items() if family.estimator] == ["bdt"]
+    assert [name for name, family in MODELS.items() if family.estimator] == ["bdt", "forest"]
     for name in MODELS:
         assert model_params({"name": name}).name == name
 
@@ -84,13 +86,13 @@ def test_every_family_builds_with_its_defaults(zoo, name: str) -> None:
         section["inputs"] = ["image"]
     elif name in {"lorentznet", "lgatr"}:
         section["inputs"] = ["vectors", "jet"]
-    elif name not in {"cnn", "bdt", "flow"}:  # a flow picks its features itself
+    elif name not in {"cnn", "bdt", "forest", "flow"}:  # a flow picks its features itself
         section["inputs"] = ["particles", "jet"]  # not the four-vectors
     # models that learn their inputs give one value per event (anomaly score, NLL)
     outputs = 3 if MODELS[name].objective == "supervised" else 1
     model = build_model(model_params(section), schema, outputs)
-    if name == "bdt":
-        assert isinstance(model, BoostedDecisionTrees)
+    if name in {"bdt", "forest"}:
+        assert isinstance(model, BoostedDecisionTrees if name == "bdt" else RandomForest)
         return
     assert isinstance(model, nn.Module)
     zoo.assert_outputs(model, zoo.batch(schema, size=2), (2, outputs))

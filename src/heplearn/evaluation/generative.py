@@ -31,6 +31,7 @@ from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_fi
 from heplearn.evaluation.run_data import split_predictions
 from heplearn.evaluation.two_sample import two_sample_test
 from heplearn.inference import Scorer
+from heplearn.models.registry import model_family
 from heplearn.models.schema import InputInfo
 from heplearn.run_directory import RunDirectory
 from heplearn.sampling import Sampler, safe_branch_name
@@ -173,7 +174,7 @@ def _image_summaries(images: np.ndarray) -> np.ndarray:
 
 def _loss_metrics(run: RunDirectory, predictions: dict[str, Predictions]) -> dict[str, Any]:
     """The weighted mean per-event loss on each split: a flow's negative log-likelihood."""
-    key = "nll" if run.config().model.name == "flow" else "event_loss"
+    key = model_family(run.config().model.name).event_loss_name
     return {
         key: {
             split: _weighted_mean(values.scores, values.weights)

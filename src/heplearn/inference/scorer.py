@@ -19,6 +19,7 @@ from heplearn.inference.memory import (
 from heplearn.inference.onnx_engine import OnnxEngine, require_cpu
 from heplearn.inference.options import ScoringOptions
 from heplearn.models.base import Embeds
+from heplearn.models.registry import model_family
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 
@@ -56,6 +57,7 @@ class Scorer:
         self.task: Task = run.task()
         self.schema = run.schema()
         self.model: Any = run.load_model()
+        self.estimator = model_family(run.config().model.name).estimator
         self.device = scoring_device(self.options.accelerator, self.options.devices)
         self.threads = self.options.threads or available_cores()
         self.onnx: OnnxEngine | None = None
@@ -193,9 +195,8 @@ class Scorer:
         return cost.events_within(budget)
 
     def _estimator_scores(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        from heplearn.models.bdt import tabular_matrix
-
-        features = tabular_matrix(arrays, self.schema)
+        assert self.estimator is not None  # (the model is not a torch module)
+        features = self.estimator.features(arrays, self.schema)
         if self.task.kind == "regression":
             return np.asarray(self.model.predict(features), np.float32)
         probabilities = np.asarray(self.model.predict_proba(features), np.float32)

@@ -8,9 +8,9 @@ reads and a ``build`` function. ``build(params, schema, n_outputs)`` returns eit
   input by name, ``<name>_mask`` for particle inputs) and returns a float tensor
   ``(batch, n_outputs)``: logits for classification (one for two classes), values for
   regression; or
-- a scikit-learn style estimator (``fit(X, y, sample_weight)`` returning ``self``,
-  ``predict_proba`` or ``predict``) reading the tabular inputs concatenated, when the
-  family has ``estimator=True``.
+- a scikit-learn style estimator (:class:`heplearn.models.estimators.Estimator`) reading
+  the tabular inputs concatenated, when the family has ``estimator`` hooks
+  (:class:`~heplearn.models.estimators.EstimatorHooks`: features, save, load).
 
 ``schema`` holds only the inputs the model reads (see
 :func:`heplearn.models.registry.select_inputs`), in the dataset spec's order.
@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from heplearn.models.estimators import EstimatorHooks
 from heplearn.models.schema import InputKind, InputSchema
 
 Objective = Literal["supervised", "anomaly", "generative"]
@@ -98,8 +99,9 @@ class ModelFamily:
     accepts : frozenset of str
         Every kind it can read; for a family with a ``main_kind`` the others (tabular)
         are extra event-level features joined before the head.
-    estimator : bool
-        True for scikit-learn style estimators trained without Lightning.
+    estimator : EstimatorHooks or None
+        For scikit-learn style estimators trained without Lightning: how to build their
+        features and save and load them; ``None`` for neural networks.
     objective : {"supervised", "anomaly", "generative"}
         What training minimises: the task's loss on the labels or target
         (``supervised``), or the model's own ``event_losses`` on the inputs (an
@@ -108,6 +110,9 @@ class ModelFamily:
     samples : bool
         True when its model draws new events (follows :class:`Samples`): what
         ``heplearn sample`` needs.
+    event_loss_name : str
+        The key under which evaluation reports the mean per-event loss of a model that
+        learns from its inputs (``nll`` for a flow's negative log-likelihood).
     """
 
     name: str
@@ -115,6 +120,7 @@ class ModelFamily:
     build: Callable[[Any, InputSchema, int], Any]
     main_kind: InputKind | None
     accepts: frozenset[InputKind]
-    estimator: bool = False
+    estimator: EstimatorHooks | None = None
     objective: Objective = "supervised"
     samples: bool = False
+    event_loss_name: str = "event_loss"

@@ -13,8 +13,6 @@ hessians; their total must be positive. xgboost refuses negative weights: with t
 backend they are an error.
 """
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -25,6 +23,7 @@ from pydantic import Field, PositiveInt
 from heplearn.errors import ConfigError, InputError
 from heplearn.extras import require
 from heplearn.models.base import ModelFamily, ModelParams
+from heplearn.models.estimators import EstimatorHooks, load_pickle, save_pickle, tabular_matrix
 from heplearn.models.schema import InputSchema
 
 Task = Literal["auto", "classification", "regression"]
@@ -77,45 +76,6 @@ class BDTParams(ModelParams):
         description="training events held out for early stopping when no validation "
         "events are given (the Python API without a run)",
     )
-
-
-def tabular_matrix(inputs: dict[str, np.ndarray], schema: InputSchema) -> np.ndarray:
-    """The feature matrix a ``bdt`` reads: every tabular input of ``schema``, side by side.
-
-    Parameters
-    ----------
-    inputs : dict of str to ndarray
-        A batch dictionary (for instance ``Dataset.arrays(split)``); each tabular input
-        is ``(events, features)``.
-    schema : InputSchema
-        The inputs the model reads (``select_inputs``); their order is the column order.
-
-    Returns
-    -------
-    ndarray
-        ``float64`` ``(events, sum of features)``.
-
-    Raises
-    ------
-    ConfigError
-        When the schema holds a non-tabular input or none at all.
-    InputError
-        When an input is missing from ``inputs`` or has the wrong shape.
-    """
-    wrong = [f"{name} ({info.kind})" for name, info in schema.items() if info.kind != "tabular"]
-    if wrong or not schema:
-        raise ConfigError(f"a bdt reads tabular inputs only, not {', '.join(wrong) or 'nothing'}")
-    columns = []
-    for name, info in schema.items():
-        if name not in inputs:
-            raise InputError(f"input {name!r} is missing; the arrays hold {', '.join(inputs)}")
-        values = np.asarray(inputs[name], dtype=np.float64)
-        if values.ndim != 2 or values.shape[1] != info.features:
-            raise InputError(
-                f"input {name!r} has shape {values.shape}; expected (events, {info.features})"
-            )
-        columns.append(values)
-    return np.concatenate(columns, axis=1)
 
 
 def _xgboost() -> Any:
@@ -307,18 +267,8 @@ class BoostedDecisionTrees:
         The file is a pickle: load it only from runs you trust, as loading a pickle can
         run arbitrary code.
         """
-        import joblib
-
         self._check_fitted("save")
-        path = Path(path)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(handle)
-        try:
-            joblib.dump(self, temporary)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        save_pickle(self, path)
 
     @classmethod
     def load(cls, path: Path | str) -> "BoostedDecisionTrees":
@@ -329,15 +279,7 @@ class BoostedDecisionTrees:
         InputError
             When the file is missing or does not hold a ``BoostedDecisionTrees``.
         """
-        import joblib
-
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no saved bdt there")
-        model = joblib.load(path)
-        if not isinstance(model, cls):
-            raise InputError(f"{path} holds a {type(model).__name__}, not a bdt")
-        return model
+        return load_pickle(path, cls, "bdt")
 
     def _task_of(self, y: np.ndarray) -> Literal["classification", "regression"]:
         if self.task != "auto":
@@ -512,5 +454,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular"}),
-    estimator=True,
+    estimator=EstimatorHooks(features=tabular_matrix, save=save_estimator, load=load_estimator),
 )

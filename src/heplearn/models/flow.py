@@ -242,4 +242,5 @@ FAMILY = ModelFamily(
     accepts=frozenset({"tabular"}),
     objective="generative",
     samples=True,
+    event_loss_name="nll",
 )

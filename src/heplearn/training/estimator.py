@@ -1,12 +1,12 @@
-"""Training the scikit-learn style estimators (``bdt``): one fit on the training split."""
+"""Training the scikit-learn style estimators (``bdt``, ``forest``): one fit on the training
+split, through the family's :class:`~heplearn.models.estimators.EstimatorHooks`."""
 
 import time
 
 import numpy as np
 import torch
 
-from heplearn.models.bdt import save_estimator, tabular_matrix
-from heplearn.models.registry import build_model
+from heplearn.models.registry import build_model, model_family
 from heplearn.models.schema import input_schema
 from heplearn.run_directory import ESTIMATOR, HISTORY, RunDirectory
 from heplearn.training.config import RunConfig
@@ -20,10 +20,12 @@ from heplearn.training.task import Task
 def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     """Fit the estimator of ``config`` with event weights and fill the run directory.
 
-    The history holds one row per boosting iteration: the weighted losses of the model
-    with that many trees on the training and validation splits; the last row also holds
-    the validation AUC and the time taken.
+    The history holds one row per stage of the model (boosting iteration, tree of a
+    forest): the weighted losses of the model with that many trees on the training and
+    validation splits; the last row also holds the validation AUC and the time taken.
     """
+    hooks = model_family(config.model.name).estimator
+    assert hooks is not None  # (fit.train sends only estimator families here)
     started = time.perf_counter()
     data = RunDataModule(config)
     data.prepare()
@@ -34,14 +36,14 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     model.random_state = config.training_seed
     train, validation = data.arrays("train"), data.arrays("validation")
     model.fit(
-        tabular_matrix(train, schema),
+        hooks.features(train, schema),
         train["label"],
         sample_weight=train["weight"],
-        validation=(tabular_matrix(validation, schema), validation["label"], validation["weight"]),
+        validation=(hooks.features(validation, schema), validation["label"], validation["weight"]),
     )
 
     splits = {"train": train, "val": validation}
-    stages = [model.staged_predictions(tabular_matrix(a, schema)) for a in splits.values()]
+    stages = [model.staged_predictions(hooks.features(a, schema)) for a in splits.values()]
     rows: list[dict[str, float]] = []
     for iteration, predictions in enumerate(zip(*stages, strict=True), start=1):
         row = {"iteration": float(iteration)}
@@ -59,7 +61,7 @@ def train_estimator(config: RunConfig, run: RunDirectory) -> None:
     history = History(run.path / HISTORY)
     history.rows = rows
     history.write()
-    save_estimator(model, run.path / ESTIMATOR)
+    hooks.save(model, run.path / ESTIMATOR)
     run.update_info(
         status="finished",
         finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -1,0 +1,212 @@
+"""``forest``: a random forest (scikit-learn) on the tabular inputs, with event weights.
+
+Breiman's random forest, one of the classic methods beside boosted trees: many deep
+trees, each grown on a bootstrap sample of the events with a random subset of the
+features considered at every split, and their predictions averaged. Averaging lowers the
+variance of the single trees without boosting's sequential fit, so it needs little tuning.
+Leaves hold at least ``min_leaf_fraction`` of the training events, which keeps a forest on
+a few inputs from memorising the training sample. Event weights enter the splits and the
+leaf values; negative weights are refused (a tree's impurity needs positive weights).
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal, Self
+
+import numpy as np
+from pydantic import Field, PositiveInt
+
+from heplearn.errors import ConfigError, InputError
+from heplearn.models.base import ModelFamily, ModelParams
+from heplearn.models.estimators import (
+    EstimatorHooks,
+    Validation,
+    load_pickle,
+    save_pickle,
+    tabular_matrix,
+)
+from heplearn.models.schema import InputSchema
+
+
+class ForestParams(ModelParams):
+    """Parameters of ``forest``."""
+
+    name: Literal["forest"] = "forest"
+    n_estimators: PositiveInt = Field(200, description="trees in the forest")
+    max_depth: PositiveInt | None = Field(None, description="depth limit; none: unlimited")
+    min_leaf_fraction: float = Field(
+        0.005,
+        ge=0,
+        lt=0.5,
+        description="smallest leaf, as a fraction of the training events (at least 5 events)",
+    )
+    max_features: Literal["sqrt", "log2", "all"] = Field(
+        "sqrt", description="features tried at each split: sqrt or log2 of them, or all"
+    )
+
+
+class RandomForest:
+    """A random forest with the estimator interface of :mod:`heplearn.models.estimators`.
+
+    Parameters
+    ----------
+    params : ForestParams, optional
+        Forest settings (defaults if omitted).
+    n_outputs : int
+        Classes of a classification (1 or 2 for binary), 1 for a regression.
+    random_state : int or None
+        Seed of the bootstrap samples and feature choices.
+    """
+
+    def __init__(
+        self, params: ForestParams | None = None, n_outputs: int = 1, random_state: int | None = 0
+    ) -> None:
+        self.params = params if params is not None else ForestParams()
+        self.n_outputs = n_outputs
+        self.random_state = random_state
+
+    @property
+    def n_classes(self) -> int:
+        """Classes of a classification: ``max(2, n_outputs)``."""
+        return max(2, self.n_outputs)
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        validation: Validation | None = None,
+    ) -> Self:
+        """Grow the trees on ``X`` ``(events, features)`` and labels or targets ``y``.
+
+        Integer ``y`` is a classification into ``n_classes`` classes, floating-point ``y``
+        a regression. ``validation`` is accepted for the common interface and not used:
+        a forest does not stop early.
+
+        Raises
+        ------
+        InputError
+            On mismatched shapes, negative, non-finite or all-zero weights, or labels
+            outside ``0 .. n_classes-1``.
+        """
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).reshape(-1)
+        if X.ndim != 2 or len(X) != len(y):
+            raise InputError(
+                f"X must be (events, features) with one y per event; got {X.shape}, {y.shape}"
+            )
+        weight = None if sample_weight is None else _checked_weights(sample_weight, len(y))
+        classification = y.dtype.kind in "biu"
+        if classification and (y.min() < 0 or y.max() >= self.n_classes):
+            raise InputError(f"labels must lie in 0..{self.n_classes - 1}; got {np.unique(y)}")
+        if not classification and self.n_outputs != 1:
+            raise ConfigError(f"a forest regresses one target, not n_outputs={self.n_outputs}")
+        kind = RandomForestClassifier if classification else RandomForestRegressor
+        params = self.params
+        self.estimator_ = kind(
+            n_estimators=params.n_estimators,
+            max_depth=params.max_depth,
+            min_samples_leaf=max(5, round(params.min_leaf_fraction * len(y))),
+            max_features=None if params.max_features == "all" else params.max_features,
+            random_state=self.random_state,
+        ).fit(X, y, sample_weight=weight)
+        self.task_ = "classification" if classification else "regression"
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(events, n_classes)`` (a class absent from the fit: 0)."""
+        self._check_fitted("predict_proba", classification=True)
+        return self._all_classes(self.estimator_.predict_proba(self._checked_features(X)))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most probable class (classification) or the mean of the trees (regression)."""
+        self._check_fitted("predict")
+        if self.task_ == "classification":
+            return np.argmax(self.predict_proba(X), axis=1)
+        return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
+
+    def staged_predictions(self, X: np.ndarray) -> Iterator[np.ndarray]:
+        """The forest of the first 1, 2, ... trees: the running mean of the trees'
+        probabilities (classification) or predictions (regression)."""
+        self._check_fitted("staged_predictions")
+        X = self._checked_features(X).astype(np.float32)  # (what the trees compare)
+        classification = self.task_ == "classification"
+        total: np.ndarray | None = None
+        for count, tree in enumerate(self.estimator_.estimators_, start=1):
+            stage = tree.predict_proba(X, check_input=False) if classification else tree.predict(X)
+            total = stage.astype(np.float64) if total is None else total + stage
+            mean = total / count
+            yield self._all_classes(mean) if classification else mean
+
+    def save(self, path: Path | str) -> None:
+        """Write the fitted forest with ``joblib`` (a pickle), atomically."""
+        self._check_fitted("save")
+        save_pickle(self, path)
+
+    @classmethod
+    def load(cls, path: Path | str) -> "RandomForest":
+        """Read a forest written by :meth:`save`; only from trusted runs (a pickle)."""
+        return load_pickle(path, cls, "forest")
+
+    def _all_classes(self, probabilities: np.ndarray) -> np.ndarray:
+        full = np.zeros((len(probabilities), self.n_classes))
+        full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
+        return full
+
+    def _checked_features(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(f"X must be (events, {self.n_features_in_}); got {X.shape}")
+        return X
+
+    def _check_fitted(self, method: str, classification: bool = False) -> None:
+        if not hasattr(self, "estimator_"):
+            raise ConfigError(f"call fit before {method}")
+        if classification and self.task_ != "classification":
+            raise ConfigError(f"{method} needs a classification forest; use predict")
+
+
+def _checked_weights(sample_weight: np.ndarray, events: int) -> np.ndarray:
+    weight = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if len(weight) != events:
+        raise InputError(f"sample_weight has {len(weight)} entries for {events} events")
+    if not np.isfinite(weight).all():
+        raise InputError("sample_weight holds NaN or inf")
+    negative = int((weight < 0).sum())
+    if negative:
+        raise InputError(
+            f"{negative} events have negative weights, which a random forest cannot use; "
+            "use model.name: bdt (boosting accepts them), or drop or absorb them in the spec"
+        )
+    if not weight.sum() > 0:
+        raise InputError("the event weights sum to zero; a forest needs a positive total")
+    return weight
+
+
+def save_forest(model: RandomForest, path: Path) -> None:
+    """Write a fitted forest to ``path`` (see :meth:`RandomForest.save`)."""
+    model.save(path)
+
+
+def load_forest(path: Path) -> RandomForest:
+    """Read a forest written by :func:`save_forest`."""
+    return RandomForest.load(path)
+
+
+def build(params: ForestParams, schema: InputSchema, n_outputs: int) -> RandomForest:
+    """An unfitted forest for the tabular inputs of ``schema``."""
+    return RandomForest(params, n_outputs)
+
+
+FAMILY = ModelFamily(
+    name="forest",
+    params=ForestParams,
+    build=build,
+    main_kind=None,
+    accepts=frozenset({"tabular"}),
+    estimator=EstimatorHooks(features=tabular_matrix, save=save_forest, load=load_forest),
+)
