@@ -497,10 +497,13 @@ def evaluate(
     accelerator: ScoringAcceleratorFlag = "auto",
     devices: ScoringDevicesFlag = "auto",
     precision: PrecisionFlag = ScoringPrecision.full,
+    workers: FileWorkersFlag = 1,
+    scheduler: SchedulerFlag = None,
 ) -> None:
     """Metrics, plots and an HTML report of a run, all with event weights."""
     from heplearn.data.spec import load_dataset_spec
     from heplearn.evaluation.limits import with_quoted_rejections
+    from heplearn.evaluation.report import format_number
     from heplearn.evaluation.robustness import parse_variations
     from heplearn.evaluation.runs import evaluate_run
     from heplearn.run_directory import RunDirectory
@@ -517,13 +520,24 @@ def evaluate(
         raise config_error(error) from None
     spec = load_dataset_spec(data) if data else None
     variations = parse_variations(variation or [], spec or directory.config().data)
-    result = evaluate_run(directory, spec, evaluation_settings, variations, scoring=scoring)
+    result = evaluate_run(
+        directory,
+        spec,
+        evaluation_settings,
+        variations,
+        scoring=scoring,
+        workers=workers,
+        scheduler=scheduler,
+    )
     metrics = result.evaluation.metrics
     headline = ""
-    if "auc" in metrics:
-        rejection = with_quoted_rejections(metrics)["rejection"].get("0.5")
-        quoted = rejection if isinstance(rejection, str) else f"{rejection:.1f}"
-        headline = f": AUC {metrics['auc']:.4f}, 1/eps_B at eps_S=0.5 {quoted}"
+    if "auc" in metrics:  # (numbers as the report shows them)
+        rejection = format_number(
+            with_quoted_rejections(metrics)["rejection"].get("0.5"),
+            metrics.get("rejection_uncertainty", {}).get("0.5"),
+        )
+        auc = format_number(metrics["auc"], metrics.get("auc_uncertainty"))
+        headline = f": AUC {auc}, 1/ε_B at ε_S = 0.5 {rejection}"
     typer.echo(f"evaluated {run}{headline}")
     for name, entry in metrics.get("robustness", {}).get("variations", {}).items():
         delta, spread = entry["delta_auc"], entry["delta_auc_uncertainty"]

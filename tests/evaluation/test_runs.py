@@ -15,6 +15,7 @@ from helpers import (
     run_chromium,
     run_config,
     run_heplearn,
+    split_into_files,
 )
 from heplearn.cli import app
 from heplearn.data.spec import DatasetSpec
@@ -184,6 +185,8 @@ def test_the_cli_prints_where_the_results_are(runs, tmp_path):
     assert "report:" in result.stdout
     metrics = json.loads((runs["logistic"].path / "metrics.json").read_text())
     assert metrics["working_point"]["target_signal_efficiency"] == 0.3
+    auc = format_number(metrics["auc"], metrics["auc_uncertainty"])
+    assert f": AUC {auc}, 1/ε_B at ε_S = 0.5 " in result.stdout
     # eight epochs of a logistic regression on 350 jets: the validation loss still falls
     assert any("not converged" in warning for warning in metrics["warnings"])
     printed = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
@@ -257,3 +260,26 @@ def test_a_streamed_run_is_evaluated_streaming_with_the_same_numbers(top, tmp_pa
         roc_auc_score(is_top, expected.scores, sample_weight=expected.weights), abs=1e-6
     )
     assert (run.path / "plots" / "efficiency_jet_pt.png").is_file()
+
+
+@pytest.mark.slow
+def test_two_dask_workers_score_a_streamed_run_file_by_file_to_the_same_predictions(top, tmp_path):
+    files = split_into_files(top, tmp_path / "files", 200)
+    streaming = {"chunk_entries": 100, "shuffle_buffer": 200}
+    config = run_config(files, {"name": "mlp", "inputs": ["jet"]}, epochs=1, streaming=streaming)
+    run = train(config, tmp_path / "streamed")
+    splits = ["train", "test"]
+    one = run_predictions(run, observers=["jet_pt"], splits=splits)
+    two = run_predictions(run, observers=["jet_pt"], splits=splits, workers=2)
+    for split in splits:  # the same events in the same order, the same scores
+        np.testing.assert_array_equal(two[split].labels, one[split].labels)
+        np.testing.assert_array_equal(two[split].weights, one[split].weights)
+        np.testing.assert_array_equal(
+            two[split].observers["jet_pt"], one[split].observers["jet_pt"]
+        )
+        np.testing.assert_allclose(two[split].scores, one[split].scores, rtol=0, atol=1e-7)
+
+
+def test_workers_are_refused_for_a_run_in_memory(runs):
+    with pytest.raises(ConfigError, match="--workers and --scheduler score the files of a run"):
+        run_predictions(runs["mlp"], splits=["test"], workers=2)

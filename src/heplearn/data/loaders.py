@@ -7,7 +7,7 @@ each input (``(batch, features)``, ``(batch, particles, features)`` or
 """
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,6 +110,9 @@ class StreamingDataset(IterableDataset):
     split_counts : numpy.ndarray, optional
         Events of each split (columns train, validation, test) in each chunk, after the
         selection: shares are balanced by them and the steps equalised.
+    files : sequence of int, optional
+        Read only the chunks of these files (positions among the spec's files), e.g. one
+        file per task of a file-parallel job.
 
     Raises
     ------
@@ -130,6 +133,7 @@ class StreamingDataset(IterableDataset):
         rank: int = 0,
         world_size: int = 1,
         split_counts: np.ndarray | None = None,
+        files: Sequence[int] | None = None,
     ) -> None:
         self.spec = spec
         self.preprocessing = preprocessing
@@ -144,6 +148,9 @@ class StreamingDataset(IterableDataset):
             self.sizes = np.array([c.entry_stop - c.entry_start for c in self.chunks], np.int64)
         else:
             self.sizes = np.asarray(split_counts, np.int64)[:, self.split_index]
+        if files is not None:
+            of_file = np.array([chunk.file_index for chunk in self.chunks], np.int64)
+            self.sizes = np.where(np.isin(of_file, list(files)), self.sizes, 0)
         filled = int(np.count_nonzero(self.sizes))
         if world_size > 1 and filled < world_size:
             raise ConfigError(

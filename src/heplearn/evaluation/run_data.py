@@ -1,11 +1,13 @@
 """A run's data and its predictions: loaded in memory, or streamed for streamed runs."""
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import lru_cache, partial
+from pathlib import Path
 
 import numpy as np
 
-from heplearn.data.dataset import Dataset, load_dataset
+from heplearn.data.dataset import Dataset, load_dataset, spec_files
 from heplearn.data.loaders import StreamingDataset
 from heplearn.data.processing import ChunkProcessor
 from heplearn.data.spec import DatasetSpec, TabularInput
@@ -13,6 +15,7 @@ from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation.predictions import Predictions
 from heplearn.inference import Scorer, ScoringOptions
 from heplearn.models.schema import input_schema
+from heplearn.parallel import file_workers, local_threads, map_files
 from heplearn.run_directory import RunDirectory
 
 SPLITS = ("train", "validation", "test")
@@ -104,6 +107,20 @@ def streamed_split_predictions(
     in memory, never their inputs; ``spec`` is the data with the observers
     (:func:`_evaluation_spec`).
     """
+    parts = _streamed_parts(run, spec, scorer, split, observers, chunk_entries)
+    return _joined(parts, split, observers)
+
+
+def _streamed_parts(
+    run: RunDirectory,
+    spec: DatasetSpec,
+    scorer: Scorer,
+    split: str,
+    observers: Sequence[str],
+    chunk_entries: int,
+    files: Sequence[int] | None = None,
+) -> list[Predictions]:
+    """The predictions of each batch of the stream (of ``files`` only, when given)."""
     stream = StreamingDataset(
         spec,
         run.preprocessing(),
@@ -112,11 +129,16 @@ def streamed_split_predictions(
         seed=run.config().seed,
         chunk_entries=chunk_entries,
         shuffle_buffer=0,
+        files=files,
     )
-    parts = [
+    return [
         _predictions_of({name: values.numpy() for name, values in batch.items()}, scorer, observers)
         for batch in stream
     ]
+
+
+def _joined(parts: list[Predictions], split: str, observers: Sequence[str]) -> Predictions:
+    """The predictions of the parts of a split, one after the other."""
     if not parts:
         raise InputError(f"the {split} split of the data holds no events to evaluate")
     embeddings = [part.embeddings for part in parts if part.embeddings is not None]
@@ -129,6 +151,57 @@ def streamed_split_predictions(
         },
         embeddings=np.concatenate(embeddings) if embeddings else None,
     )
+
+
+@dataclass(frozen=True)
+class _FileTask:
+    """What a worker needs to score one split of one file of a streamed run (picklable)."""
+
+    run_path: Path
+    spec: DatasetSpec
+    scoring: ScoringOptions | None
+    observers: tuple[str, ...]
+    chunk_entries: int
+
+
+@lru_cache(maxsize=2)
+def _worker_scorer(run_path: Path, scoring: ScoringOptions | None) -> Scorer:
+    """The scorer of a worker process, built once for all the files it scores."""
+    return Scorer(RunDirectory(run_path), scoring)
+
+
+def _score_file(task: _FileTask, split_and_file: tuple[str, int]) -> list[Predictions]:
+    """One split of one file: the unit of a file-parallel evaluation."""
+    split, file_index = split_and_file
+    scorer = _worker_scorer(task.run_path, task.scoring)
+    run = RunDirectory(task.run_path)
+    return _streamed_parts(
+        run, task.spec, scorer, split, task.observers, task.chunk_entries, [file_index]
+    )
+
+
+def _parallel_split_predictions(
+    task: _FileTask, splits: Sequence[str], workers: int, scheduler: str | None
+) -> dict[str, Predictions]:
+    """Every split, one task per (split, file), joined in file order: the order in which
+    one process reads the stream, so the predictions are the same."""
+    files = len(list(spec_files(task.spec)))
+    items = [(split, index) for split in splits for index in range(files)]
+    with file_workers(workers, scheduler) as client:
+        results = map_files(partial(_score_file, task), items, client=client)
+    return {
+        split: _joined(
+            [
+                part
+                for (name, _), parts in zip(items, results, strict=True)
+                if name == split
+                for part in parts
+            ],
+            split,
+            task.observers,
+        )
+        for split in splits
+    }
 
 
 def _predictions_of(
@@ -159,6 +232,8 @@ def run_predictions(
     image: str | None = None,
     splits: Sequence[str] = SPLITS,
     scoring: ScoringOptions | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> dict[str, Predictions]:
     """The run's predictions on every split of its data (or of ``data``).
 
@@ -176,14 +251,36 @@ def run_predictions(
         The splits to score (scoring the training split of a large sample takes long).
     scoring : ScoringOptions, optional
         Engine, batch or memory budget, device and precision of the scoring.
+    workers, scheduler : int, str
+        Score the files of a streamed run in parallel, one task per split and file, on a
+        local dask cluster of ``workers`` processes or on the cluster of ``scheduler``
+        (:func:`heplearn.parallel.map_files`); the predictions are the same.
 
     A run trained with ``training.streaming`` is evaluated streaming too: its data are
     read chunk by chunk (no image galleries then), so that data larger than memory can
     be evaluated.
+
+    Raises
+    ------
+    ConfigError
+        For ``workers`` or ``scheduler`` with a run whose data are loaded in memory.
     """
     streaming = run.config().training.streaming
+    parallel = workers != 1 or scheduler is not None
+    if parallel and streaming is None:
+        raise ConfigError(
+            "--workers and --scheduler score the files of a run trained with "
+            "training.streaming; this run's data are loaded in memory and scored in one "
+            "process (leave both out)"
+        )
     if streaming is not None:
         spec = _evaluation_spec(run, data, observers, image=None)
+        if parallel:
+            threads = local_threads(workers, scheduler)
+            if threads is not None:
+                scoring = replace(scoring or ScoringOptions(), threads=threads)
+            task = _FileTask(run.path, spec, scoring, tuple(observers), streaming.chunk_entries)
+            return _parallel_split_predictions(task, splits, workers, scheduler)
         scorer = Scorer(run, scoring)
         return {
             split: streamed_split_predictions(

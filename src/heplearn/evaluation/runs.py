@@ -53,11 +53,15 @@ def evaluate_run(
     settings: EvaluationConfig | None = None,
     variations: Mapping[str, DatasetSpec] | None = None,
     scoring: ScoringOptions | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> RunEvaluation:
     """Write ``metrics.json``, ``plots/`` and ``report.html`` into the run directory.
 
     ``scoring`` chooses the engine, batch or memory budget, device and precision with
     which the run's model scores the data (:class:`heplearn.inference.ScoringOptions`).
+    ``workers`` and ``scheduler`` score the files of a streamed run in parallel on dask
+    (:func:`heplearn.evaluation.run_data.run_predictions`).
 
     A classifier's report and metrics also describe its event weights per split and class
     (``weights``: Kish effective size, negative and largest weights). ``variations``
@@ -84,13 +88,23 @@ def evaluate_run(
         metrics, plots, predictions = evaluate_generative(run, dataset, scorer, settings)
         evaluation = Evaluation(metrics=metrics, plots=plots)
     else:
-        predictions = (kfold_predictions if is_kfold(run) else run_predictions)(
-            run,
-            data,
-            observers=settings.observers,
-            image=_gallery_image(run, settings),
-            scoring=scoring,
-        )
+        image = _gallery_image(run, settings)
+        if is_kfold(run):
+            if workers != 1 or scheduler is not None:
+                raise ConfigError("--workers and --scheduler do not apply to k-fold runs")
+            predictions = kfold_predictions(
+                run, data, observers=settings.observers, image=image, scoring=scoring
+            )
+        else:
+            predictions = run_predictions(
+                run,
+                data,
+                observers=settings.observers,
+                image=image,
+                scoring=scoring,
+                workers=workers,
+                scheduler=scheduler,
+            )
         evaluation = evaluate_predictions(
             predictions["train"],
             predictions["test"],
