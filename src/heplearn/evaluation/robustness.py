@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.data.dataset import spec_files
+from heplearn.data.labels import plain_text, variable_label
 from heplearn.data.sources import available_columns, expand_files
 from heplearn.data.spec import DatasetSpec, load_dataset_spec
 from heplearn.errors import ConfigError, InputError
@@ -308,6 +309,12 @@ def robustness(
     efficiencies = [f"{e:g}" for e in metrics.SIGNAL_EFFICIENCIES]
     observers = list(nominal.observers)
     nominal_background = _after_cut_background(nominal, cut.threshold)
+    nominal_means = {
+        observer: _mean_and_uncertainty(
+            nominal_background.observers[observer], nominal_background.weights, resamples, seed
+        )
+        for observer in observers
+    }
     results: dict[str, Any] = {}
     rows = []
     rocs = [reference.roc]
@@ -330,12 +337,7 @@ def robustness(
             mean, mean_uncertainty = _mean_and_uncertainty(
                 background.observers[observer], background.weights, resamples, seed
             )
-            nominal_mean, nominal_uncertainty = _mean_and_uncertainty(
-                nominal_background.observers[observer],
-                nominal_background.weights,
-                resamples,
-                seed,
-            )
+            nominal_mean, nominal_uncertainty = nominal_means[observer]
             shift, shift_uncertainty = _difference(
                 mean, nominal_mean, mean_uncertainty, nominal_uncertainty
             )
@@ -427,7 +429,8 @@ def _row(
     row["ε_S at the nominal cut"] = at_threshold["signal_efficiency"]
     row["ε_S at the nominal cut_uncertainty"] = at_threshold["signal_efficiency_uncertainty"]
     for observer in observers:
-        label = f"background mean {observer} after the cut: shift"
+        name = plain_text(variable_label(observer))
+        label = f"shift of the background mean {name} after the cut"
         row[label] = entry["background_after_cut"][observer]["shift"]
         row[f"{label}_uncertainty"] = entry["background_after_cut"][observer]["shift_uncertainty"]
     return row
