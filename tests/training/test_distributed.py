@@ -18,6 +18,7 @@ from helpers import (
     run_heplearn,
     split_into_files,
 )
+from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.run_directory import RunDirectory
 from heplearn.training.fit import train
 
@@ -230,3 +231,18 @@ def test_a_killed_streamed_run_resumes_to_the_same_weights(top_files, tmp_path, 
     found = torch.load(out / "model.pt", weights_only=True)
     for name, tensor in expected.items():
         assert torch.equal(tensor, found[name]), name
+
+
+def test_streaming_on_more_processes_than_chunks_is_one_error_line(top, tmp_path):
+    config = run_config(top, MLP, epochs=1, accelerator="cpu", streaming=STREAMING)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))  # one file of one basket cluster: one chunk
+    result = run_heplearn(
+        "train", str(path), "--out", str(tmp_path / "run"), "--devices", "2", "--strategy", "ddp"
+    )
+    assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "the train split has events in 1 chunk(s)" in line
+    assert "2 ranks" in line
+    assert "training.streaming.chunk_entries" in line
+    assert not (tmp_path / "run").exists()

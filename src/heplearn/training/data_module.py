@@ -57,6 +57,31 @@ class RunDataModule(L.LightningDataModule):
             scan = scan_stream(spec, seed, streaming.chunk_entries, self.preprocessing)
             self.preprocessing, self.split_counts = scan.preprocessing, scan.split_counts
 
+    def check_shares(self, world_size: int) -> None:
+        """Refuse a streamed run with more processes than chunks of a split to deal out.
+
+        Raises
+        ------
+        ConfigError
+            Naming the split, its chunks and the number of processes.
+        """
+        streaming = self.config.training.streaming
+        if streaming is None or world_size == 1:
+            return
+        self.prepare()
+        assert self.preprocessing is not None
+        for split in ("train", "validation"):
+            StreamingDataset(
+                self.spec,
+                self.preprocessing,
+                split,
+                self.config.training.batch_size,
+                seed=self.config.seed,
+                chunk_entries=streaming.chunk_entries,
+                world_size=world_size,
+                split_counts=self.split_counts,
+            )
+
     def setup(self, stage: str) -> None:
         """Load this rank's data (Lightning calls it on every process)."""
         if self.trainer is not None:

@@ -212,6 +212,7 @@ def _train_network(
         # for a logger, every LOG_EVERY_N_STEPS steps.
         log_every_n_steps=LOG_EVERY_N_STEPS if training.logger != "none" else 0,
     )
+    data.check_shares(trainer.world_size)  # (before any other process starts)
     if trainer.is_global_zero and not resume:
         record_run(run, config, data, task)
     with warnings.catch_warnings():
