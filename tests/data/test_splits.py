@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from heplearn.data.spec import Split
-from heplearn.data.splits import TEST, TRAIN, VALIDATION, assign_splits
+from heplearn.data.splits import TEST, TRAIN, VALIDATION, assign_splits, event_folds
 
 
 def test_fractions_are_respected():
@@ -33,3 +33,25 @@ def test_split_by_event_number_modulus():
     assert set(events[assigned == TEST] % 5) == {4}
     with pytest.raises(ValueError, match="event numbers"):
         assign_splits(split, 0, 0, events)
+
+
+def test_k_fold_splits_test_on_one_fold_and_validate_on_the_next() -> None:
+    entries = np.arange(20_000)
+    folds = event_folds(4, 7, 2, entries)
+    assert set(np.unique(folds)) == {0, 1, 2, 3}
+    for fold in range(4):
+        split = Split(folds=4, fold=fold)
+        result = assign_splits(split, 7, 2, entries)
+        np.testing.assert_array_equal(result == TEST, folds == fold)
+        np.testing.assert_array_equal(result == VALIDATION, folds == (fold + 1) % 4)
+    # by event number: the event number modulo K, whatever the entry
+    numbers = np.array([10, 11, 12, 13, -1])
+    by_event = Split(event_column="event", folds=3, fold=1)
+    np.testing.assert_array_equal(event_folds(3, 7, 0, entries[:5], numbers), [1, 2, 0, 1, 2])
+    assert assign_splits(by_event, 7, 0, entries[:5], numbers).tolist() == [
+        TEST,
+        VALIDATION,
+        TRAIN,
+        TEST,
+        VALIDATION,
+    ]
