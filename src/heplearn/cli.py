@@ -372,7 +372,7 @@ MemoryBudgetFlag = Annotated[
     typer.Option(
         help="Memory for scoring beyond the libraries and the model, e.g. 1GB: half for the "
         "forward pass, half for the events being read (default: a quarter of the available "
-        "memory, at most 1 GiB).",
+        "memory, at most 512 MiB).",
     ),
 ]
 ScoringAcceleratorFlag = Annotated[

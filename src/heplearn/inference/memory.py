@@ -20,7 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from heplearn.errors import ConfigError
 
-DEFAULT_BUDGET_CAP = 1 << 30  # 1 GiB: CPU batches beyond a few hundred events gain nothing
+DEFAULT_BUDGET_CAP = 1 << 29  # 512 MiB: CPU batches beyond a few hundred events gain nothing
 DEFAULT_BUDGET_FRACTION = 0.25
 PROBE_EVENTS = (8, 32)
 MAX_BATCH = 16_384
@@ -36,7 +36,7 @@ def available_memory() -> int:
 
 
 def default_budget() -> int:
-    """A quarter of the available memory, at most 1 GiB (the default ``--memory-budget``)."""
+    """A quarter of the available memory, at most 512 MiB (the default ``--memory-budget``)."""
     return max(1 << 26, min(DEFAULT_BUDGET_CAP, int(available_memory() * DEFAULT_BUDGET_FRACTION)))
 
 
