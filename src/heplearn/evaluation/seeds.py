@@ -27,12 +27,14 @@ import numpy as np
 
 from heplearn.errors import ConfigError
 from heplearn.evaluation.evaluate import write_metrics
+from heplearn.evaluation.kfold import kfold_predictions
 from heplearn.evaluation.limits import passing_background
 from heplearn.evaluation.metrics import SIGNAL_EFFICIENCIES, roc_curve, roc_summary
 from heplearn.evaluation.run_data import run_predictions
 from heplearn.run_directory import RunDirectory
 from heplearn.training.config import RunConfig
 from heplearn.training.fit import train
+from heplearn.training.kfold import is_kfold
 
 SUMMARY = "seeds.json"
 
@@ -58,8 +60,12 @@ class SeedSummary:
 
 
 def _test_metrics(run: RunDirectory) -> dict[str, Any]:
-    """AUC, rejections and their limits on the run's test split (binary runs)."""
-    test = run_predictions(run, splits=("test",))["test"]
+    """AUC, rejections and their limits on the run's test split (binary runs).
+
+    A k-fold run is measured on all its events, each scored by the model of its fold.
+    """
+    predict = kfold_predictions if is_kfold(run) else run_predictions
+    test = predict(run, splits=("test",))["test"]
     signal = test.labels == 1
     roc = roc_curve(test.scores, signal, test.weights)
     summary = roc_summary(roc, SIGNAL_EFFICIENCIES)
