@@ -377,7 +377,7 @@ class BoostedDecisionTrees:
         X: np.ndarray,
         y: np.ndarray,
         weight: np.ndarray | None,
-        held_out: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+        given: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     ) -> Any:
         xgboost = _xgboost()
         stop = params.early_stopping
@@ -397,8 +397,8 @@ class BoostedDecisionTrees:
         )
         if not stop:
             return estimator.fit(X, y, sample_weight=weight, verbose=False)
-        if held_out is not None:
-            X_val, y_val, w_val = held_out
+        if given is not None:  # the run's validation split
+            X_val, y_val, w_val = given
             return estimator.fit(
                 X,
                 y,
