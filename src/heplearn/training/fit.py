@@ -90,8 +90,14 @@ def train(
         return _train_network(config, run, resume=resume, callbacks=callbacks or [])
     except BaseException:
         # a run that fails before its first checkpoint (unreadable data, a missing logger
-        # package) leaves nothing behind, so the same command can simply be run again
-        if not resume and not is_launched_rank() and not run.last_checkpoint.is_file():
+        # package) leaves nothing behind, so the same command can simply be run again; a
+        # k-fold run keeps its finished folds for --resume (each fold cleans up after itself)
+        if (
+            not resume
+            and not is_launched_rank()
+            and not run.last_checkpoint.is_file()
+            and config.training.folds is None
+        ):
             shutil.rmtree(run.path, ignore_errors=True)
         raise
 
