@@ -20,6 +20,7 @@ def test_the_demo_trains_evaluates_and_compares_then_reuses_its_sample(tmp_path)
     assert (compare / "comparison.html").is_file()
     assert "jet_mass" in (compare / "comparison.md").read_text()
     assert "generating 150 top and 150 QCD jets" in text
+    assert "bdt: AUC 0." in text and " ± " in text  # (with its bootstrap uncertainty)
 
     again = io.StringIO()
     run_demo(

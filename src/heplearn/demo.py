@@ -101,6 +101,7 @@ def run_demo(
         The models to train.
     """
     from heplearn.evaluation.limits import LIMIT_NOTE, with_quoted_rejections
+    from heplearn.evaluation.metric_names import rejection_name
     from heplearn.evaluation.report import format_number
     from heplearn.evaluation.runs import compare_run_directories, evaluate_run
     from heplearn.training.config import load_run_config
@@ -123,8 +124,9 @@ def run_demo(
         result = evaluate_run(run)
         metrics = result.evaluation.metrics
         rejection = with_quoted_rejections(metrics)["rejection"]["0.5"]
+        auc = format_number(metrics["auc"], metrics["auc_uncertainty"])
         console.print(
-            f"{model.name}: AUC {metrics['auc']:.4f}, 1/ε_B at ε_S = 0.5: "
+            f"{model.name}: AUC {auc}, {rejection_name('0.5')}: "
             f"{format_number(rejection)}; report {result.report_path}"
         )
         for warning in metrics["warnings"]:
@@ -135,8 +137,9 @@ def run_demo(
         directories, Path(runs) / "compare", baselines=[BASELINE], bootstrap=100
     )
     table = Table(title=f"{DEMO_SAMPLE}, test split ({events} jets per class generated)")
-    for column in ("model", "AUC", "1/ε_B at ε_S=0.3", "1/ε_B at ε_S=0.5"):
-        table.add_column(column, justify="right" if column != "model" else "left")
+    table.add_column("Model", justify="left")
+    for column in ("AUC", rejection_name("0.3"), rejection_name("0.5")):
+        table.add_column(column, justify="right")
     for row in comparison.rows:
         table.add_row(
             str(row["run"]),
