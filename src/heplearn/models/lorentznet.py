@@ -155,7 +155,9 @@ class LorentzBlock(nn.Module):
         self.node_norm = MaskedBatchNorm(hidden)
         self.node_out = nn.Linear(hidden, hidden)
         self.vector_coefficient = (
-            nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
+            nn.Sequential(
+                nn.Linear(hidden, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, 1, bias=False)
+            )
             if updates_vectors
             else None
         )
@@ -178,12 +180,11 @@ class LorentzBlock(nn.Module):
         own = torch.diagonal(products, dim1=1, dim2=2)
         distances = own.unsqueeze(2) + own.unsqueeze(1) - 2 * products
         invariants = psi(torch.stack([distances, products], dim=-1)).to(scalars.dtype)
-        messages = (
-            self.edge_receiver(scalars).unsqueeze(2)
-            + self.edge_sender(scalars).unsqueeze(1)
-            + self.edge_invariants(invariants)
-        )
-        messages = torch.relu(self.edge_out(torch.relu(self.edge_norm(messages, edges))))
+        # in place: each (B, N, N, C) tensor is written once (the step is memory bound)
+        messages = self.edge_invariants(invariants)
+        messages += self.edge_receiver(scalars).unsqueeze(2)
+        messages += self.edge_sender(scalars).unsqueeze(1)
+        messages = self.edge_out(self.edge_norm(messages, edges).relu_()).relu_()
         weights = torch.where(edges, torch.sigmoid(self.edge_weight(messages)).squeeze(-1), 0.0)
         # Σ_j w_ij m_ij as one product per node: (B, N, 1, N) @ (B, N, N, C)
         aggregated = (weights.unsqueeze(2) @ messages).squeeze(2)
