@@ -141,7 +141,7 @@ def test_error_messages_keep_their_square_brackets(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-COMMANDS = ["generate", "demo", "shuffle", "train", "predict", "evaluate", "compare", "export"]
+COMMANDS = [info.name or info.callback.__name__ for info in app.registered_commands]
 
 
 @pytest.mark.parametrize(

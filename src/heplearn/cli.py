@@ -284,7 +284,7 @@ def train(
         int | None,
         typer.Option(
             help="Train N times with training seeds seed, seed+1, ... on the same split into "
-            "OUT/seed_<n>, and report mean ± spread of AUC and 1/eps_B (OUT/seeds.json)."
+            "OUT/seed_<n>, and report mean ± spread of AUC and 1/ε_B (OUT/seeds.json)."
         ),
     ] = None,
 ) -> None:
@@ -330,12 +330,12 @@ def _train_seeds(config: Any, out: Path, seeds: int, resume: bool, overwrite: bo
     result = train_seeds(config, out, seeds, overwrite=overwrite)
     summary = result.summary
     rejections = ", ".join(
-        f"{format_number(entry['mean'], entry['std'])} at eps_S={efficiency}"
+        f"{format_number(entry['mean'], entry['std'])} at ε_S = {efficiency}"
         for efficiency, entry in summary["rejection"].items()
     )
     typer.echo(
         f"trained {seeds} seeds {summary['seeds'][0]}..{summary['seeds'][-1]} into {out}: "
-        f"AUC {format_number(summary['auc']['mean'], summary['auc']['std'])}, 1/eps_B "
+        f"AUC {format_number(summary['auc']['mean'], summary['auc']['std'])}, 1/ε_B "
         f"{rejections} (mean ± standard deviation over seeds)"
     )
     typer.echo(f"summary: {result.path}")
@@ -544,7 +544,7 @@ def evaluate(
         efficiency = entry["nominal_threshold"]["signal_efficiency"]
         typer.echo(
             f"variation {name}: dAUC {delta:+.4f} ± {spread:.4f}, "
-            f"eps_S at the nominal cut {efficiency:.3f}"
+            f"ε_S at the nominal cut {efficiency:.3f}"
         )
     for warning in metrics.get("warnings", []):
         typer.echo(f"warning: {warning}")
@@ -571,7 +571,7 @@ def compare(
         ),
     ] = None,
 ) -> None:
-    """Overlaid rejection curves with a ratio panel, and a table of AUC and 1/eps_B."""
+    """Overlaid rejection curves with a ratio panel, and a table of AUC and 1/ε_B."""
     from heplearn.evaluation.runs import compare_run_directories
     from heplearn.run_directory import RunDirectory
 
