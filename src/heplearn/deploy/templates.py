@@ -12,8 +12,9 @@ luminosity in pb⁻¹, ``f`` the fraction of the events in the split used (the t
 default, so that the run's training events stay out of the templates). The MC statistical
 uncertainty of a bin is ``sqrt(Σ (w L / f)²)``.
 
-A variation (``NAME=SPEC``, as for ``heplearn evaluate --variation``) gives every process
-an *up* template; its *down* template is the mirror ``2 × nominal − up`` (clipped at 0).
+A variation (``NAME=SPEC``, as for ``heplearn evaluate --variation``) is an independent
+sample: all its events make every process's *up* template; the *down* template is the
+mirror ``2 × nominal − up`` (clipped at 0).
 """
 
 import re
@@ -190,8 +191,8 @@ def build_templates(
     variations : mapping of str to DatasetSpec, optional
         Variation samples with the same processes.
     split : {"test", "all"}
-        The events used: the test split (scaled up by its fraction), or all events (for a
-        sample the run never trained on).
+        The nominal events used: the test split (scaled up by its fraction), or all events
+        (for a sample the run never trained on). Variations always use all their events.
 
     Returns
     -------
@@ -218,8 +219,8 @@ def build_templates(
     by_name = {template.name: template for template in templates}
     for variation, spec in (variations or {}).items():
         varied = {
-            name: _histogram(scores, weights * luminosity_pb / _split_fraction(spec, split), edges)
-            for name, _, scores, weights in _process_events(run, spec, split)
+            name: _histogram(scores, weights * luminosity_pb, edges)
+            for name, _, scores, weights in _process_events(run, spec, "all")
         }
         missing = sorted(set(by_name) - set(varied))
         if missing:
