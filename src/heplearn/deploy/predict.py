@@ -332,7 +332,11 @@ def predict_one_file(
 
 
 class ScoringProgress:
-    """A progress bar of files, events and jets/s (nothing when disabled)."""
+    """A progress bar of files, events and jets/s on a terminal's stderr.
+
+    Nothing is shown when disabled or when stderr is not a terminal (a batch job's log,
+    a pipe): stdout keeps one line per file, stderr the one line of an error.
+    """
 
     def __init__(self, enabled: bool, files: int, events: int) -> None:
         self.files = files
@@ -340,7 +344,8 @@ class ScoringProgress:
         self.started = time.perf_counter()
         self.scored = 0
         self._bar: Progress | None = None
-        if enabled:
+        console = Console(stderr=True)
+        if enabled and console.is_terminal:
             self._bar = Progress(
                 TextColumn("[bold]scoring[/bold]"),
                 BarColumn(),
@@ -348,7 +353,7 @@ class ScoringProgress:
                 TextColumn("events, {task.fields[files]}, {task.fields[rate]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),  # stdout keeps the one line per file
+                console=console,
                 transient=False,
             )
             self._task = self._bar.add_task("scoring", total=events, files="", rate="")
