@@ -340,9 +340,11 @@ def physics(scores: np.ndarray, labels: np.ndarray) -> tuple[str, str]:
     spread = roc_summary_uncertainty(scores, is_signal, None, resamples=200, seed=0)
     background = int((~is_signal).sum())
     passing = round(background / summary[1]) if np.isfinite(summary[1]) else 0
+    # a bootstrap replica with no background jet passing has an infinite rejection
+    rejection_spread = f" ± {spread[1]:.1f}" if np.isfinite(spread[1]) else ""
     return (
         f"{summary[0]:.4f} ± {spread[0]:.4f}",
-        f"{summary[1]:.1f} ± {spread[1]:.1f} ({passing} of {background} background jets pass)",
+        f"{summary[1]:.1f}{rejection_spread} ({passing} of {background} background jets pass)",
     )
 
 
