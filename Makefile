@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv browser demo test bench bench-peers lint clean
+.PHONY: venv browser demo test test-fast bench bench-peers lint clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,11 @@ browser:
 test: venv browser
 	@if command -v chromium >/dev/null; then export HEPLEARN_REQUIRE_BROWSER=1; fi; \
 	$(BIN)/python -m pytest
+
+# The unit tests only: tests marked slow (a generated Pythia sample, training runs, the
+# demo; see tests/conftest.py) are left out. `make test` (CI) runs everything.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: venv
 	$(BIN)/python -m benchmarks

@@ -31,3 +31,14 @@ def generated_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFactory:
         return cache[key]
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark slow every test that needs a generated sample (directly or through a fixture).
+
+    Generating the session's Pythia samples and training on them take most of ``make
+    test``; ``make test-fast`` (``-m "not slow"``) leaves these tests out.
+    """
+    for item in items:
+        if "generated_sample" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

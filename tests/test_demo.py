@@ -2,9 +2,13 @@
 
 import io
 
+import pytest
 from rich.console import Console
 
 from heplearn.demo import DemoModel, run_demo
+
+# runs the whole demo: generation, three trainings, evaluation
+pytestmark = pytest.mark.slow
 
 
 def test_the_demo_trains_evaluates_and_compares_then_reuses_its_sample(tmp_path):

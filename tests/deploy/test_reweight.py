@@ -17,6 +17,9 @@ from heplearn.deploy.reweight import (
 from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.training.fit import train
 
+# trains reweighting runs on generated events
+pytestmark = pytest.mark.slow
+
 EVENTS = 3000
 SHIFT, WIDTH = 0.8, 1.2
 FEATURES = ["x_shifted", "x_wider"]

@@ -13,6 +13,9 @@ from heplearn.errors import ConfigError
 from heplearn.evaluation.closure import closure_features, reweighting_closure
 from heplearn.training.fit import train
 
+# trains a reweighting run on generated samples (about a minute on 2 cores)
+pytestmark = pytest.mark.slow
+
 EVENTS = 3000
 FEATURES = ["x_shifted", "x_wider", "x_same"]
 

@@ -9,6 +9,7 @@ def _normal(seed: int, mean: float, size: int = 2000) -> np.ndarray:
     return np.random.default_rng(seed).normal(mean, 1.0, size=(size, 3))
 
 
+@pytest.mark.slow  # trains the two-sample classifiers
 def test_identical_distributions_give_an_auc_near_one_half():
     result = two_sample_test(_normal(1, 0.0), _normal(2, 0.0))
     assert result.auc == pytest.approx(0.5, abs=3 * result.auc_uncertainty + 0.01)
@@ -16,6 +17,7 @@ def test_identical_distributions_give_an_auc_near_one_half():
     assert result.events == 2000
 
 
+@pytest.mark.slow  # trains classifiers
 def test_shifted_distributions_are_told_apart():
     # a shift of 0.5 sigma in each of three features: the optimal AUC is about 0.73
     result = two_sample_test(_normal(1, 0.0), _normal(2, 0.5))

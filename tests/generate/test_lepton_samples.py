@@ -17,6 +17,9 @@ from heplearn.generate.lepton_samples import (
 from heplearn.generate.pythia import new_pythia, next_events
 from heplearn.generate.samples import BlockContext, GenerateOptions, Process, Sample, Selection
 
+# generates Pythia events for every lepton sample
+pytestmark = pytest.mark.slow
+
 SEED = 2024
 OPTIONS = GenerateOptions(events=10, seed=SEED)
 HWW, HIGGS_4L = HWWvsDY(), Higgs4l()

@@ -30,6 +30,7 @@ def test_the_anomaly_score_is_the_reconstruction_error(zoo):
     assert torch.allclose(model(batch)[:, 0], expected)
 
 
+@pytest.mark.slow  # trains both autoencoders
 @pytest.mark.parametrize("name", ["autoencoder", "vae"])
 def test_training_steps_lower_the_loss(zoo, name):
     torch.manual_seed(0)

@@ -204,23 +204,23 @@ def test_xgboost_backend(early_stopping: bool) -> None:
     params = BDTParams(
         backend="xgboost",
         early_stopping=early_stopping,
-        max_iter=300,
+        max_iter=60,
         max_depth=4,
         max_leaf_nodes=31,
         learning_rate=0.3,
     )
     model = BoostedDecisionTrees(params).fit(features, labels, sample_weight=np.ones(600))
     options = model.estimator_.get_params()
-    assert options["n_estimators"] == 300
+    assert options["n_estimators"] == 60
     assert (options["max_depth"], options["max_leaves"]) == (4, 31)
     assert options["grow_policy"] == "lossguide"
     assert options["early_stopping_rounds"] == (10 if early_stopping else None)
     booster = model.estimator_.get_booster()
-    if early_stopping:  # stopped well before the ceiling, watching 60 held-out events
-        assert model.estimator_.best_iteration < 300 - 10
-        assert booster.num_boosted_rounds() < 300
+    if early_stopping:  # stopped before the ceiling, watching 60 held-out events
+        assert model.estimator_.best_iteration < 60 - 10
+        assert booster.num_boosted_rounds() < 60
     else:
-        assert booster.num_boosted_rounds() == 300
+        assert booster.num_boosted_rounds() == 60
     probabilities = model.predict_proba(features)
     assert probabilities.shape == (600, 2)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-6)

@@ -58,6 +58,7 @@ def test_pfn_parameter_count_matches_the_papers(
     assert count == pytest.approx(published, rel=0.03)
 
 
+@pytest.mark.slow  # trains to separate two classes
 def test_learns(zoo) -> None:
     schema = zoo.schema(particles=12, tabular=1)
     zoo.assert_learns(lambda: zoo.build({"name": "pfn", **SMALL}, schema, 1), schema)

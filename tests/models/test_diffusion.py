@@ -106,6 +106,7 @@ def test_training_losses_are_random_in_training_mode(zoo) -> None:
     assert not torch.allclose(first, second)
 
 
+@pytest.mark.slow  # dozens of training steps of a U-Net
 def test_a_few_dozen_steps_lower_the_denoising_loss(zoo) -> None:
     torch.manual_seed(0)
     model = build(zoo, SMALL, bins=12)
