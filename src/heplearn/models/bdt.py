@@ -23,7 +23,7 @@ from pydantic import Field, PositiveInt
 from heplearn.errors import ConfigError, InputError
 from heplearn.extras import require
 from heplearn.models.base import ModelFamily, ModelParams
-from heplearn.models.estimators import EstimatorHooks, load_pickle, save_pickle, tabular_matrix
+from heplearn.models.estimators import EstimatorHooks, TabularEstimator, tabular_matrix
 from heplearn.models.schema import InputSchema
 
 Task = Literal["auto", "classification", "regression"]
@@ -92,7 +92,7 @@ def _sklearn_ensemble() -> Any:
     return ensemble
 
 
-class BoostedDecisionTrees:
+class BoostedDecisionTrees(TabularEstimator):
     """Gradient-boosted trees with the scikit-learn estimator interface.
 
     ``__init__`` stores its arguments only; ``fit`` builds and trains the backend
@@ -123,6 +123,8 @@ class BoostedDecisionTrees:
         Columns of ``X`` seen in ``fit``.
     """
 
+    family = "bdt"
+
     def __init__(
         self,
         params: BDTParams | None = None,
@@ -134,11 +136,6 @@ class BoostedDecisionTrees:
         self.n_outputs = n_outputs
         self.task = task
         self.random_state = random_state
-
-    @property
-    def n_classes(self) -> int:
-        """Classes of a classification: ``max(2, n_outputs)``."""
-        return max(2, self.n_outputs)
 
     def fit(
         self,
@@ -211,26 +208,6 @@ class BoostedDecisionTrees:
             self.classes_ = np.arange(self.n_classes)
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(events, n_classes)``, columns in label order."""
-        self._check_fitted("predict_proba")
-        if self.task_ != "classification":
-            raise ConfigError("predict_proba needs a classification bdt; use predict")
-        return self._all_classes(self.estimator_.predict_proba(self._checked_features(X)))
-
-    def _all_classes(self, probabilities: np.ndarray) -> np.ndarray:
-        """Probabilities with a column for every class, also those absent from the fit."""
-        full = np.zeros((len(probabilities), self.n_classes))
-        full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
-        return full
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """The most probable class (classification) or the predicted target (regression)."""
-        self._check_fitted("predict")
-        if self.task_ == "classification":
-            return np.argmax(self.predict_proba(X), axis=1)
-        return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
-
     def staged_predictions(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """The model after each boosting iteration: what ``predict_proba`` (classification)
         or ``predict`` (regression) gives with the first 1, 2, ... trees.
@@ -260,26 +237,6 @@ class BoostedDecisionTrees:
             stages = (method(X, iteration_range=(0, i)) for i in range(1, trees + 1))
         for stage in stages:
             yield self._all_classes(stage) if classification else np.asarray(stage, np.float64)
-
-    def save(self, path: Path | str) -> None:
-        """Write the fitted model with ``joblib`` (a pickle), atomically.
-
-        The file is a pickle: load it only from runs you trust, as loading a pickle can
-        run arbitrary code.
-        """
-        self._check_fitted("save")
-        save_pickle(self, path)
-
-    @classmethod
-    def load(cls, path: Path | str) -> "BoostedDecisionTrees":
-        """Read a model written by :meth:`save`; only for files from trusted runs (a pickle).
-
-        Raises
-        ------
-        InputError
-            When the file is missing or does not hold a ``BoostedDecisionTrees``.
-        """
-        return load_pickle(path, cls, "bdt")
 
     def _task_of(self, y: np.ndarray) -> Literal["classification", "regression"]:
         if self.task != "auto":
@@ -334,18 +291,6 @@ class BoostedDecisionTrees:
         if w_val is not None:
             w_val = self._checked_weight(w_val, len(y_val), params)
         return X_val, y_val, w_val
-
-    def _checked_features(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise InputError(
-                f"X has shape {X.shape}; the bdt was fitted on {self.n_features_in_} features"
-            )
-        return X
-
-    def _check_fitted(self, method: str) -> None:
-        if not hasattr(self, "estimator_"):
-            raise ConfigError(f"call fit before {method}: this bdt is not trained")
 
     def _sklearn_estimator(self, params: BDTParams, task: str, events: int) -> Any:
         ensemble = _sklearn_ensemble()

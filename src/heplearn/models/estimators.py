@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Protocol, Self, TypeVar
 
 import numpy as np
 
@@ -152,3 +152,78 @@ def load_pickle(path: Path | str, kind: type[Model], name: str) -> Model:
     if not isinstance(model, kind):
         raise InputError(f"{path} holds a {type(model).__name__}, not a {name}")
     return model
+
+
+class TabularEstimator:
+    """What the estimator families share once fitted: the class columns, the checks on
+    ``X``, ``predict_proba``/``predict`` and pickling.
+
+    A subclass names itself in ``family`` (for messages) and its ``fit`` sets
+    ``estimator_`` (the scikit-learn style model), ``task_`` (``"classification"`` or
+    ``"regression"``) and ``n_features_in_``; ``n_outputs`` is 1 for a binary
+    classification or a regression, K for K classes.
+    """
+
+    family: ClassVar[str]
+    n_outputs: int
+    estimator_: Any
+    task_: str
+    n_features_in_: int
+
+    @property
+    def n_classes(self) -> int:
+        """Classes of a classification: ``max(2, n_outputs)``."""
+        return max(2, self.n_outputs)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(events, n_classes)``, columns in label order."""
+        self._check_fitted("predict_proba")
+        if self.task_ != "classification":
+            raise ConfigError(f"predict_proba needs a classification {self.family}; use predict")
+        return self._all_classes(self.estimator_.predict_proba(self._checked_features(X)))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The most probable class (classification) or the predicted target (regression)."""
+        self._check_fitted("predict")
+        if self.task_ == "classification":
+            return np.argmax(self.predict_proba(X), axis=1)
+        return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
+
+    def save(self, path: Path | str) -> None:
+        """Write the fitted model with ``joblib`` (a pickle), atomically.
+
+        The file is a pickle: load it only from runs you trust, as loading a pickle can
+        run arbitrary code.
+        """
+        self._check_fitted("save")
+        save_pickle(self, path)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Self:
+        """Read a model written by :meth:`save`; only for files from trusted runs (a pickle).
+
+        Raises
+        ------
+        InputError
+            When the file is missing or does not hold a model of this family.
+        """
+        return load_pickle(path, cls, cls.family)
+
+    def _all_classes(self, probabilities: np.ndarray) -> np.ndarray:
+        """Probabilities with a column for every class, also those absent from the fit."""
+        full = np.zeros((len(probabilities), self.n_classes))
+        full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
+        return full
+
+    def _checked_features(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise InputError(
+                f"X has shape {X.shape}; the {self.family} was fitted on "
+                f"{self.n_features_in_} features"
+            )
+        return X
+
+    def _check_fitted(self, method: str) -> None:
+        if not hasattr(self, "estimator_"):
+            raise ConfigError(f"call fit before {method}: this {self.family} is not trained")

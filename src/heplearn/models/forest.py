@@ -20,9 +20,8 @@ from heplearn.errors import ConfigError, InputError
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.estimators import (
     EstimatorHooks,
+    TabularEstimator,
     Validation,
-    load_pickle,
-    save_pickle,
     tabular_matrix,
 )
 from heplearn.models.schema import InputSchema
@@ -45,7 +44,7 @@ class ForestParams(ModelParams):
     )
 
 
-class RandomForest:
+class RandomForest(TabularEstimator):
     """A random forest with the estimator interface of :mod:`heplearn.models.estimators`.
 
     Parameters
@@ -58,17 +57,14 @@ class RandomForest:
         Seed of the bootstrap samples and feature choices.
     """
 
+    family = "forest"
+
     def __init__(
         self, params: ForestParams | None = None, n_outputs: int = 1, random_state: int | None = 0
     ) -> None:
         self.params = params if params is not None else ForestParams()
         self.n_outputs = n_outputs
         self.random_state = random_state
-
-    @property
-    def n_classes(self) -> int:
-        """Classes of a classification: ``max(2, n_outputs)``."""
-        return max(2, self.n_outputs)
 
     def fit(
         self,
@@ -117,18 +113,6 @@ class RandomForest:
         self.n_features_in_ = X.shape[1]
         return self
 
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(events, n_classes)`` (a class absent from the fit: 0)."""
-        self._check_fitted("predict_proba", classification=True)
-        return self._all_classes(self.estimator_.predict_proba(self._checked_features(X)))
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """The most probable class (classification) or the mean of the trees (regression)."""
-        self._check_fitted("predict")
-        if self.task_ == "classification":
-            return np.argmax(self.predict_proba(X), axis=1)
-        return np.asarray(self.estimator_.predict(self._checked_features(X)), dtype=np.float64)
-
     def staged_predictions(self, X: np.ndarray) -> Iterator[np.ndarray]:
         """The forest of the first 1, 2, ... trees: the running mean of the trees'
         probabilities (classification) or predictions (regression)."""
@@ -141,33 +125,6 @@ class RandomForest:
             total = stage.astype(np.float64) if total is None else total + stage
             mean = total / count
             yield self._all_classes(mean) if classification else mean
-
-    def save(self, path: Path | str) -> None:
-        """Write the fitted forest with ``joblib`` (a pickle), atomically."""
-        self._check_fitted("save")
-        save_pickle(self, path)
-
-    @classmethod
-    def load(cls, path: Path | str) -> "RandomForest":
-        """Read a forest written by :meth:`save`; only from trusted runs (a pickle)."""
-        return load_pickle(path, cls, "forest")
-
-    def _all_classes(self, probabilities: np.ndarray) -> np.ndarray:
-        full = np.zeros((len(probabilities), self.n_classes))
-        full[:, np.asarray(self.estimator_.classes_, dtype=int)] = probabilities
-        return full
-
-    def _checked_features(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise InputError(f"X must be (events, {self.n_features_in_}); got {X.shape}")
-        return X
-
-    def _check_fitted(self, method: str, classification: bool = False) -> None:
-        if not hasattr(self, "estimator_"):
-            raise ConfigError(f"call fit before {method}")
-        if classification and self.task_ != "classification":
-            raise ConfigError(f"{method} needs a classification forest; use predict")
 
 
 def _checked_weights(sample_weight: np.ndarray, events: int) -> np.ndarray:
