@@ -32,9 +32,7 @@ def _train_and_test(top: Path, out: Path, overrides: list[str]) -> tuple[float, 
     run = train(load_run_config(CONFIG, [files, *overrides]), out)
     predictions = run_predictions(run, splits=("train", "test"))
     train_split, test_split = predictions["train"], predictions["test"]
-    aucs = [
-        auc(roc_curve(p.scores, p.labels == 1, p.weights)) for p in (train_split, test_split)
-    ]
+    aucs = [auc(roc_curve(p.scores, p.labels == 1, p.weights)) for p in (train_split, test_split)]
     p_values = [
         ks_test(
             train_split.scores[train_split.labels == c],

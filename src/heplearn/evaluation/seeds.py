@@ -106,8 +106,7 @@ def summarise_seeds(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
         "runs": per_seed,
         "auc": _mean_and_spread([entry["auc"] for entry in per_seed]),
         "rejection": {
-            e: _mean_and_spread([entry["rejection"][e] for entry in per_seed])
-            for e in efficiencies
+            e: _mean_and_spread([entry["rejection"][e] for entry in per_seed]) for e in efficiencies
         },
     }
 

@@ -144,8 +144,7 @@ class RunConfig(_Strict):
     def _folds_given_once(self) -> "RunConfig":
         if self.training.folds is not None and self.data.split.folds is not None:
             raise ConfigError(
-                "data.split.folds is set for each fold by training.folds; give training.folds "
-                "only"
+                "data.split.folds is set for each fold by training.folds; give training.folds only"
             )
         return self
 
