@@ -224,12 +224,23 @@ def demo(
     run_demo(out, events, runs)
 
 
+FileWorkersFlag = Annotated[
+    int, typer.Option("--workers", help="Files processed at a time on a local dask cluster.")
+]
+SchedulerFlag = Annotated[
+    str | None,
+    typer.Option(help="Address of a dask.distributed scheduler (tcp://host:8786) for the files."),
+]
+
+
 @app.command()
 @reports_errors
 def shuffle(
     files: Annotated[list[str], typer.Argument(help="Input ROOT files or globs.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output directory.")],
-    max_memory: Annotated[str, typer.Option(help="Memory budget, e.g. 1GB or 512MiB.")] = "1GB",
+    max_memory: Annotated[
+        str, typer.Option(help="Memory budget of each process, e.g. 1GB or 512MiB.")
+    ] = "1GB",
     seed: Annotated[int, typer.Option(help="Seed of the shuffle.")] = 42,
     tree: Annotated[
         str | None, typer.Option(help="Tree name (optional when the files hold one tree).")
@@ -238,6 +249,8 @@ def shuffle(
         int | None, typer.Option(help="Entries per output file (default: as many files as inputs).")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace files already in --out.")] = False,
+    workers: FileWorkersFlag = 1,
+    scheduler: SchedulerFlag = None,
 ) -> None:
     """Shuffle ROOT files larger than memory with sequential reads only (two passes)."""
     from heplearn.data.shuffle import parse_memory, shuffle_files
@@ -251,6 +264,8 @@ def shuffle(
         tree=tree,
         entries_per_file=entries_per_file,
         overwrite=overwrite,
+        workers=workers,
+        scheduler=scheduler,
     )
     typer.echo(
         f"shuffled {report.entries} entries of {len(report.input_files)} file(s) into "
@@ -384,15 +399,6 @@ ScoringDevicesFlag = Annotated[
 PrecisionFlag = Annotated[
     ScoringPrecision,
     typer.Option("--precision", help="32, or bf16 (bfloat16 autocast; for GPUs)."),
-]
-
-
-FileWorkersFlag = Annotated[
-    int, typer.Option("--workers", help="Files processed at a time on a local dask cluster.")
-]
-SchedulerFlag = Annotated[
-    str | None,
-    typer.Option(help="Address of a dask.distributed scheduler (tcp://host:8786) for the files."),
 ]
 
 

@@ -1,7 +1,7 @@
 """File-parallel jobs: one task per file, in this process or on a dask.distributed cluster.
 
-``predict``, ``evaluate`` (its scoring) and ``shuffle`` (its second pass) run one task per
-file through :func:`map_files`; ``generate`` connects to a scheduler the same way. With
+``predict``, ``evaluate`` (its scoring) and ``shuffle`` (each of its two passes) run one
+task per file through :func:`map_files`; ``generate`` connects to a scheduler the same way. With
 ``workers`` above 1 a local cluster of that many single-threaded worker processes starts;
 with ``scheduler`` the tasks go to an existing cluster (``dask scheduler`` and
 ``dask worker`` on the machines, or dask-jobqueue on a batch system).

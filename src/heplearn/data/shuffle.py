@@ -4,25 +4,33 @@ Reading events in random order from a ROOT file is unusably slow: every event co
 decompression of a whole basket. The shuffle therefore never reads at random. It makes
 two sequential passes over the data:
 
-1. **Scatter.** Read the inputs in order, one chunk at a time, and send every entry of
-   the chunk to one of ``K`` temporary bucket files, chosen uniformly at random. ``K`` is
-   chosen so that one bucket fits comfortably in the memory budget.
-2. **Gather.** Load one bucket at a time, shuffle it in memory with a seeded permutation,
-   and append it to the output TTrees. A bucket that came out larger than the budget
-   (events in later files much larger than in the first chunk) is scattered again into
-   smaller buckets first.
+1. **Scatter**, one task per input file. Read the input in order, one chunk at a time,
+   and send every entry to one of ``K`` temporary bucket files. ``K`` is chosen so that
+   one bucket fits comfortably in the memory budget. The buckets have exact sizes that
+   line up with the output files (a bucket fills one or several outputs, or an output is
+   made of several buckets); how many entries of each input go to each bucket is a
+   multivariate hypergeometric draw, and which entries they are a uniform arrangement.
+2. **Gather**, one task per output file (or group of outputs sharing a bucket). Load one
+   bucket at a time, shuffle it in memory with a permutation seeded by (seed, bucket),
+   and append it to the outputs. A bucket that came out larger than the budget (events
+   in later files much larger than in the first chunk) is scattered again into smaller
+   buckets first.
 
-Concatenating uniformly shuffled, uniformly assigned buckets gives a uniformly random
-permutation of all entries: every entry appears exactly once, and every order is equally
-likely.
+Uniformly assigned, uniformly shuffled buckets concatenated in order give a uniformly
+random permutation of all entries: every entry appears exactly once, and every order is
+equally likely. Each random draw is keyed by what it shuffles, never by the order in which
+tasks run, so the tasks can run in this process or on dask workers
+(:mod:`heplearn.parallel`) and give the same files.
 
-Memory stays within about ``max_memory`` plus the interpreter and libraries. Each pass
-holds one piece of data at a time, sized as a fraction of the budget from the in-memory
-bytes per entry measured on the first chunk (``ak.Array.nbytes``):
+Memory stays within about ``max_memory`` plus the interpreter and libraries, in each
+process that runs tasks. Each task holds one piece of data at a time, sized as a
+fraction of the budget from the in-memory bytes per entry measured on the first chunk
+(``ak.Array.nbytes``):
 
 - pass 1 reads chunks of a sixth of the budget: while uproot reads a chunk it holds the
   compressed and the decompressed baskets and the arrays, about three times the chunk,
-  and reordering the chunk by bucket adds one column at a time;
+  and reordering the chunk by bucket adds one column at a time; the bucket of each
+  entry of the input takes two bytes more per entry;
 - pass 2 loads buckets of a third of the budget into arrays allocated once, permutes
   them column by column (one extra column at a time), and writes them in slices of a
   twenty-fourth, which uproot copies to big-endian and compresses.
@@ -35,12 +43,14 @@ fixed-size branch, each counter as counts, each jagged branch as its flat conten
 
 import contextlib
 import math
+import os
 import re
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,7 +59,8 @@ import numpy as np
 import uproot
 
 from heplearn.errors import ConfigError, InputError, OutputError
-from heplearn.files import atomic_path
+from heplearn.files import atomic_path, remove_stale_temporaries
+from heplearn.parallel import file_workers, map_files
 
 OUTPUT_PREFIX = "shuffled_"
 BUCKET_DIRECTORY_PREFIX = ".shuffle-buckets-"
@@ -61,7 +72,8 @@ WRITE_FRACTION = 1 / 24
 # Bytes per entry measured on the first chunk are multiplied by this before choosing K,
 # to leave room for larger events later and for the random spread of bucket sizes.
 SAFETY_FACTOR = 1.25
-# At most this many bucket files are open at once; larger data are split again in pass 2.
+# At most this many buckets from the budget (twice as many when outputs split them, each
+# task's bucket files open at once); larger data are split again in pass 2.
 MAX_BUCKETS = 256
 MAX_RESPLIT_DEPTH = 8
 
@@ -418,8 +430,18 @@ def _slice(
 # -- temporary buckets -------------------------------------------------------------------
 
 
+@dataclass
+class _Bucket:
+    """One bucket: its files (read in order), entries, in-memory bytes and column lengths."""
+
+    paths: list[Path]
+    entries: int
+    nbytes: int
+    lengths: dict[str, int]
+
+
 class _Buckets:
-    """``count`` bucket files in ``directory``, each receiving random entries.
+    """``count`` bucket files in ``directory``, each receiving the entries assigned to it.
 
     A bucket file is a sequence of pieces; a piece is the lengths of its columns (int64),
     then the raw bytes of each column in layout order. The dtypes come from the layout,
@@ -429,7 +451,7 @@ class _Buckets:
     def __init__(self, directory: Path, count: int, layout: _Layout) -> None:
         directory.mkdir(parents=True)
         self.layout = layout
-        self.paths = [directory / f"bucket_{index:05d}.bin" for index in range(count)]
+        self.paths = [directory / _bucket_name(index) for index in range(count)]
         self.entries = [0] * count
         self.nbytes = [0] * count
         self.lengths = [dict.fromkeys(layout.branch_order, 0) for _ in range(count)]
@@ -441,14 +463,12 @@ class _Buckets:
             self.close()
             raise
 
-    def scatter(self, columns: Columns, rng: np.random.Generator) -> None:
-        """Send each entry to a bucket drawn uniformly at random (consumes ``columns``)."""
+    def scatter(self, columns: Columns, assignment: np.ndarray) -> None:
+        """Send entry ``i`` to bucket ``assignment[i]`` (consumes ``columns``)."""
         count = len(self.paths)
-        assignment = rng.integers(count, size=_entries(columns, self.layout))
         order = np.argsort(assignment, kind="stable")
         bounds = np.zeros(count + 1, dtype=np.int64)
         np.cumsum(np.bincount(assignment, minlength=count), out=bounds[1:])
-        del assignment
         grouped = _take(columns, self.layout, order)
         del order
         offsets = {counter: _offsets(grouped[counter]) for counter in self.layout.groups}
@@ -465,41 +485,52 @@ class _Buckets:
                 self.nbytes[index] += column.nbytes
             self.entries[index] += stop - start
 
-    def pieces(self, index: int) -> Iterator[Columns]:
-        """The pieces of one bucket, in the order they were written."""
-        path = self.paths[index]
-        size = path.stat().st_size
-        names = self.layout.branch_order
-        with path.open("rb") as handle:
-            while handle.tell() < size:
-                lengths = np.fromfile(handle, dtype=np.int64, count=len(names))
-                piece: Columns = {}
-                for name, length in zip(names, lengths.tolist(), strict=True):
-                    shape = (length, *self.layout.inner_shapes[name])
-                    count = math.prod(shape)
-                    column = np.fromfile(handle, dtype=self.layout.dtypes[name], count=count)
-                    if len(column) != count:
-                        raise OSError(f"temporary bucket {path} is truncated")
-                    piece[name] = column.reshape(shape)
-                yield piece
-
-    def load(self, index: int) -> Columns:
-        """One whole bucket, read into arrays allocated once at their final size."""
-        columns = {
-            name: np.empty((length, *self.layout.inner_shapes[name]), self.layout.dtypes[name])
-            for name, length in self.lengths[index].items()
-        }
-        positions = dict.fromkeys(columns, 0)
-        for piece in self.pieces(index):
-            for name, column in piece.items():
-                columns[name][positions[name] : positions[name] + len(column)] = column
-                positions[name] += len(column)
-        return columns
+    def bucket(self, index: int) -> _Bucket:
+        return _Bucket(
+            [self.paths[index]], self.entries[index], self.nbytes[index], self.lengths[index]
+        )
 
     def close(self) -> None:
         for handle in self._handles:
             handle.close()
         self._handles = []
+
+
+def _bucket_name(index: int) -> str:
+    return f"bucket_{index:05d}.bin"
+
+
+def _pieces(bucket: _Bucket, layout: _Layout) -> Iterator[Columns]:
+    """The pieces of one bucket, file after file, in the order they were written."""
+    names = layout.branch_order
+    for path in bucket.paths:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            while handle.tell() < size:
+                lengths = np.fromfile(handle, dtype=np.int64, count=len(names))
+                piece: Columns = {}
+                for name, length in zip(names, lengths.tolist(), strict=True):
+                    shape = (length, *layout.inner_shapes[name])
+                    count = math.prod(shape)
+                    column = np.fromfile(handle, dtype=layout.dtypes[name], count=count)
+                    if len(column) != count:
+                        raise OSError(f"temporary bucket {path} is truncated")
+                    piece[name] = column.reshape(shape)
+                yield piece
+
+
+def _load(bucket: _Bucket, layout: _Layout) -> Columns:
+    """One whole bucket, read into arrays allocated once at their final size."""
+    columns = {
+        name: np.empty((length, *layout.inner_shapes[name]), layout.dtypes[name])
+        for name, length in bucket.lengths.items()
+    }
+    positions = dict.fromkeys(columns, 0)
+    for piece in _pieces(bucket, layout):
+        for name, column in piece.items():
+            columns[name][positions[name] : positions[name] + len(column)] = column
+            positions[name] += len(column)
+    return columns
 
 
 # -- output ------------------------------------------------------------------------------
@@ -607,13 +638,42 @@ class _OutputWriter:
 
 
 # -- the shuffle -------------------------------------------------------------------------
+#
+# The random streams are keyed by what they shuffle, never by the order in which tasks run:
+# (seed, 0) draws how many entries of each input go to each bucket, (seed, 1, i) arranges
+# them among the entries of input i, (seed, 2, k) permutes bucket k (and splits it again
+# when it is too large). One process and any number of dask workers give the same files.
+
+_COUNTS_STREAM, _INPUT_STREAM, _BUCKET_STREAM = 0, 1, 2
 
 
 @dataclass
-class _State:
-    scatter_rng: np.random.Generator
-    permute_rng: np.random.Generator
+class _Plan:
+    """What every task needs: the layout, the budget and the buckets' exact sizes."""
+
+    layout: _Layout
+    seed: int
+    chunk_bytes: int
+    chunk_entries: int
     bucket_bytes: int
+    write_entries: int
+    compression: Any
+    directory: Path
+    # Entries of input i sent to bucket k (rows: inputs; columns: buckets).
+    counts: np.ndarray
+
+
+@dataclass
+class _Task:
+    """Pass 2's unit of work: consecutive buckets that fill consecutive output files."""
+
+    buckets: list[int]
+    outputs: list[Path]
+    sizes: list[int]
+
+
+@dataclass
+class _Stats:
     resplit: int = 0
     largest_bucket: int = 0
 
@@ -622,35 +682,157 @@ def _buckets_for(nbytes: float, bucket_bytes: int) -> int:
     return max(1, min(MAX_BUCKETS, math.ceil(nbytes * SAFETY_FACTOR / bucket_bytes)))
 
 
+def _even(total: int, parts: int) -> list[int]:
+    base, extra = divmod(total, parts)
+    return [base + (1 if index < extra else 0) for index in range(parts)]
+
+
+def _tasks(sizes: list[int], paths: list[Path], needed: float, bucket_bytes: int) -> tuple:
+    """Buckets of exact sizes aligned with the output files, and pass 2's tasks.
+
+    With fewer buckets than outputs, a bucket fills several whole outputs; otherwise each
+    output is made of its own buckets. Returns ``(bucket_sizes, tasks)``.
+    """
+    wanted = _buckets_for(needed, bucket_bytes)
+    total = sum(sizes)
+    bucket_sizes: list[int] = []
+    tasks = []
+    if wanted <= len(sizes):
+        groups = np.array_split(np.arange(len(sizes)), wanted)
+        for group in groups:
+            members = group.tolist()
+            tasks.append(
+                _Task(
+                    [len(bucket_sizes)],
+                    [paths[j] for j in members],
+                    [sizes[j] for j in members],
+                )
+            )
+            bucket_sizes.append(sum(sizes[j] for j in members))
+        return bucket_sizes, tasks
+    for path, size in zip(paths, sizes, strict=True):
+        parts = max(1, min(size, math.ceil(wanted * size / total)))
+        first = len(bucket_sizes)
+        bucket_sizes.extend(_even(size, parts))
+        tasks.append(_Task(list(range(first, len(bucket_sizes))), [path], [size]))
+    return bucket_sizes, tasks
+
+
+def _assign(bucket_sizes: list[int], file_entries: list[int], seed: int) -> np.ndarray:
+    """Entries of each input per bucket: a uniform draw of which entries fill which bucket."""
+    rng = np.random.default_rng([seed, _COUNTS_STREAM])
+    left = np.array(bucket_sizes, dtype=np.int64)
+    counts = np.zeros((len(file_entries), len(bucket_sizes)), dtype=np.int64)
+    for index, entries in enumerate(file_entries):
+        counts[index] = rng.multivariate_hypergeometric(left, entries)
+        left -= counts[index]
+    return counts
+
+
+def _input_directory(plan: _Plan, index: int) -> Path:
+    return plan.directory / f"input_{index:05d}"
+
+
+def _scatter_file(plan: _Plan, job: tuple[int, Path, str]) -> tuple[list[int], list[dict], int]:
+    """Pass 1 for one input: its entries, read in chunks, into its own bucket files.
+
+    Entry ``e`` of input ``i`` goes to a bucket drawn from the stream (seed, 1, i), whatever
+    the chunks; the files are renamed into place when complete (a retried task starts over).
+    Returns each bucket's in-memory bytes and column lengths and the largest chunk's bytes.
+    """
+    index, path, tree_path = job
+    final = _input_directory(plan, index)
+    for stale in plan.directory.glob(f".{final.name}.*.part"):
+        shutil.rmtree(stale, ignore_errors=True)
+    shutil.rmtree(final, ignore_errors=True)
+    counts = plan.counts[index]
+    labels = np.repeat(np.arange(len(counts), dtype=np.uint16), counts)
+    np.random.default_rng([plan.seed, _INPUT_STREAM, index]).shuffle(labels)
+    wanted = set(plan.layout.read_branches)
+    temporary = plan.directory / f".{final.name}.{os.getpid()}.part"
+    buckets = _Buckets(temporary, len(counts), plan.layout)
+    largest_chunk = 0
+    try:
+        with _open_root(path) as file:
+            ttree = _find_tree(file, path, tree_path)
+            # ROOT's own byte counts of this file's branches catch files whose events are
+            # larger than those of the first chunk.
+            step = ttree.num_entries_for(
+                plan.chunk_bytes, filter_branch=lambda branch: branch.name in wanted
+            )
+            step = max(1, min(int(step), plan.chunk_entries))
+            position = 0
+            for chunk in ttree.iterate(
+                filter_branch=lambda branch: branch.name in wanted, step_size=step, library="ak"
+            ):
+                largest_chunk = max(largest_chunk, int(chunk.nbytes))
+                columns = _to_columns(chunk, plan.layout)
+                stop = position + len(chunk)
+                del chunk
+                buckets.scatter(columns, labels[position:stop])
+                position = stop
+                del columns
+        buckets.close()
+        os.replace(temporary, final)
+    except BaseException:
+        buckets.close()
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return buckets.nbytes, buckets.lengths, largest_chunk
+
+
 def _gather(
-    buckets: _Buckets, writer: _OutputWriter, state: _State, directory: Path, depth: int
+    bucket: _Bucket,
+    plan: _Plan,
+    writer: "_OutputWriter",
+    rng: np.random.Generator,
+    stats: _Stats,
+    depth: int,
 ) -> None:
-    """Pass 2: shuffle each bucket in memory and write it; split oversized buckets again."""
-    for index, path in enumerate(buckets.paths):
-        entries, nbytes = buckets.entries[index], buckets.nbytes[index]
-        if entries == 0:
-            path.unlink()
-            continue
-        if nbytes > state.bucket_bytes and entries > 1 and depth < MAX_RESPLIT_DEPTH:
-            state.resplit += 1
-            count = max(2, _buckets_for(nbytes, state.bucket_bytes))
-            sub = _Buckets(directory / f"split_{depth}_{index:05d}", count, buckets.layout)
-            try:
-                for piece in buckets.pieces(index):
-                    sub.scatter(piece, state.scatter_rng)
-            finally:
-                sub.close()
-            path.unlink()
-            _gather(sub, writer, state, directory, depth + 1)
-            continue
-        bucket = buckets.load(index)
-        path.unlink()
-        state.largest_bucket = max(state.largest_bucket, _nbytes(bucket))
-        permutation = state.permute_rng.permutation(entries)
-        shuffled = _take(bucket, buckets.layout, permutation)
-        del bucket, permutation
-        writer.write(shuffled)
-        del shuffled
+    """Shuffle one bucket in memory and write it; split it again first if it is too large."""
+    if bucket.entries == 0:
+        return
+    if bucket.nbytes > plan.bucket_bytes and bucket.entries > 1 and depth < MAX_RESPLIT_DEPTH:
+        stats.resplit += 1
+        count = max(2, _buckets_for(bucket.nbytes, plan.bucket_bytes))
+        directory = Path(tempfile.mkdtemp(prefix="split-", dir=plan.directory)) / "buckets"
+        sub = _Buckets(directory, count, plan.layout)
+        try:
+            for piece in _pieces(bucket, plan.layout):
+                sub.scatter(piece, rng.integers(count, size=_entries(piece, plan.layout)))
+        finally:
+            sub.close()
+        for index in range(count):
+            _gather(sub.bucket(index), plan, writer, rng, stats, depth + 1)
+            sub.paths[index].unlink()
+        return
+    columns = _load(bucket, plan.layout)
+    stats.largest_bucket = max(stats.largest_bucket, _nbytes(columns))
+    permutation = rng.permutation(bucket.entries)
+    shuffled = _take(columns, plan.layout, permutation)
+    del columns, permutation
+    writer.write(shuffled)
+
+
+def _write_outputs(plan: _Plan, job: tuple[_Task, list[_Bucket]]) -> _Stats:
+    """Pass 2 for one task: its buckets shuffled in order into its output files.
+
+    Bucket ``k`` is permuted by the stream (seed, 2, k); each output is written under a
+    temporary name renamed when complete (a retried task removes what a killed one left).
+    """
+    task, buckets = job
+    for output in task.outputs:
+        remove_stale_temporaries(output)
+    stats = _Stats()
+    with contextlib.ExitStack() as stack:
+        writer = _OutputWriter(
+            task.outputs, task.sizes, plan.layout, stack, plan.compression, plan.write_entries
+        )
+        for number, bucket in zip(task.buckets, buckets, strict=True):
+            rng = np.random.default_rng([plan.seed, _BUCKET_STREAM, number])
+            _gather(bucket, plan, writer, rng, stats, 0)
+        writer.finish()
+    return stats
 
 
 def _input_compression(path: Path) -> Any:
@@ -659,6 +841,29 @@ def _input_compression(path: Path) -> Any:
             return file.file.compression
     except Exception:
         return uproot.ZLIB(1)
+
+
+def _measure(
+    paths: list[Path], tree_paths: list[str], layout: _Layout, chunk_bytes: int
+) -> tuple[float, int]:
+    """Read the first chunk of the first input with entries: bytes per entry, chunk bytes."""
+    wanted = set(layout.read_branches)
+    for path, tree_path in zip(paths, tree_paths, strict=True):
+        with _open_root(path) as file:
+            ttree = _find_tree(file, path, tree_path)
+            if ttree.num_entries == 0:
+                continue
+            step = ttree.num_entries_for(
+                chunk_bytes, filter_branch=lambda branch: branch.name in wanted
+            )
+            chunk = ttree.arrays(
+                filter_branch=lambda branch: branch.name in wanted,
+                entry_stop=max(1, int(step)),
+                library="ak",
+            )
+            _describe_columns(chunk, _to_columns(chunk, layout), layout)
+            return chunk.nbytes / max(1, len(chunk)), int(chunk.nbytes)
+    raise AssertionError("no input has entries")  # (checked before)
 
 
 def shuffle_files(
@@ -670,13 +875,19 @@ def shuffle_files(
     tree: str | None = None,
     entries_per_file: int | None = None,
     overwrite: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> ShuffleReport:
     """Shuffle the entries of ROOT TTrees larger than memory into new files.
 
-    Two sequential passes (see the module docstring): the inputs are read in chunks and
-    every entry is sent to a random temporary bucket; then each bucket is shuffled in
-    memory and appended to the outputs. No entry is read at random, and no file is read
-    whole. Every input entry appears in the output exactly once.
+    Two sequential passes (see the module docstring): every input is read in chunks and
+    each entry sent to a random temporary bucket; then each bucket is shuffled in memory
+    and appended to the outputs. No entry is read at random, and no file is read whole.
+    Every input entry appears in the output exactly once.
+
+    Pass 1 runs one task per input file, pass 2 one task per output file (or per group of
+    output files that share a bucket), in this process or on dask workers: the outputs
+    are the same for any ``workers`` and ``scheduler``.
 
     Parameters
     ----------
@@ -685,10 +896,12 @@ def shuffle_files(
     out_dir : Path
         Directory for ``shuffled_0000.root``, ``shuffled_0001.root``, ...; created if
         missing. The temporary buckets live in a hidden directory inside it (they need
-        about the uncompressed size of the data on disk) and are always removed.
+        about the uncompressed size of the data on disk) and are always removed. With
+        ``scheduler``, every worker must see it at the same path (a shared file system).
     max_memory : int
-        Memory budget in bytes (see :func:`parse_memory`) for the data held at once;
-        the interpreter and libraries come on top.
+        Memory budget in bytes (see :func:`parse_memory`) for the data held at once by
+        each process (this one, or each dask worker); the interpreter and libraries come
+        on top.
     seed : int
         Seed of the bucket assignment and of the in-memory permutations. The same seed,
         inputs and ``max_memory`` give identical outputs.
@@ -700,6 +913,11 @@ def shuffle_files(
     overwrite : bool
         Allow a non-empty ``out_dir``: its ``shuffled_*.root`` files are replaced (stale
         ones from an earlier run with more files removed); other files are left alone.
+    workers : int
+        Files processed at a time by a local dask cluster of this many processes; 1 runs
+        everything in this process.
+    scheduler : str, optional
+        Address of a dask.distributed scheduler (``tcp://host:8786``) to run the tasks on.
 
     Returns
     -------
@@ -714,7 +932,8 @@ def shuffle_files(
     OutputError
         ``out_dir`` is not empty and ``overwrite`` is false, or it lacks disk space.
     ConfigError
-        ``max_memory`` or ``entries_per_file`` is not positive.
+        ``max_memory``, ``entries_per_file`` or ``workers`` is not positive, or the
+        scheduler cannot be reached (nothing is written then).
 
     Notes
     -----
@@ -722,6 +941,11 @@ def shuffle_files(
     types, except that counter branches of jagged arrays are always written as ``int32``
     (uproot's counters). Branches that are not numbers, fixed-size arrays or arrays with a
     counter branch (``std::vector``, strings, objects) are refused with an ``InputError``.
+
+    The buckets have exact sizes: how many entries of each input go to each bucket is a
+    multivariate hypergeometric draw, and which of the input's entries they are is a
+    uniform arrangement; each bucket is then permuted uniformly. Every order of all the
+    entries is therefore equally likely.
     """
     if int(max_memory) <= 0:
         raise ConfigError(f"max_memory must be a positive number of bytes, not {max_memory}")
@@ -738,84 +962,70 @@ def shuffle_files(
     if total == 0:
         raise InputError(f"the inputs ({', '.join(map(str, paths))}) hold no entries")
     _check_out_dir(out_dir, paths, overwrite)
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     chunk_bytes = max(1, int(max_memory * CHUNK_FRACTION))
-    scatter_seed, permute_seed = np.random.SeedSequence(seed).spawn(2)
-    state = _State(
-        scatter_rng=np.random.default_rng(scatter_seed),
-        permute_rng=np.random.default_rng(permute_seed),
-        bucket_bytes=max(1, int(max_memory * BUCKET_FRACTION)),
-    )
+    bucket_bytes = max(1, int(max_memory * BUCKET_FRACTION))
+    bytes_per_entry, first_chunk = _measure(paths, tree_paths, layout, chunk_bytes)
+    needed = total * bytes_per_entry
     sizes = _output_sizes(total, len(paths), entries_per_file)
-    output_paths = [out_dir / f"{OUTPUT_PREFIX}{index:04d}.root" for index in range(len(sizes))]
-    wanted = set(layout.read_branches)
-
-    def selected(branch: Any) -> bool:
-        return branch.name in wanted
-
-    bucket_directory = Path(tempfile.mkdtemp(prefix=BUCKET_DIRECTORY_PREFIX, dir=out_dir))
-    buckets: _Buckets | None = None
-    bytes_per_entry = 0.0
-    chunk_entries = 0
-    largest_chunk = 0
-    try:
-        # Pass 1: sequential chunks scattered to random buckets.
-        for path, tree_path in zip(paths, tree_paths, strict=True):
-            with _open_root(path) as file:
-                ttree = _find_tree(file, path, tree_path)
-                if ttree.num_entries == 0:
-                    continue
-                # ROOT's own byte counts of this file's branches catch files whose
-                # events are larger than those measured so far.
-                step = ttree.num_entries_for(chunk_bytes, filter_branch=selected)
-                if chunk_entries:
-                    step = min(step, chunk_entries)
-                for chunk in ttree.iterate(
-                    filter_branch=selected, step_size=max(1, int(step)), library="ak"
-                ):
-                    largest_chunk = max(largest_chunk, int(chunk.nbytes))
-                    measured = chunk.nbytes / max(1, len(chunk))
-                    columns = _to_columns(chunk, layout)
-                    if buckets is None:
-                        bytes_per_entry = measured
-                        _describe_columns(chunk, columns, layout)
-                        needed = total * bytes_per_entry
-                        free = shutil.disk_usage(out_dir).free
-                        if needed > free:
-                            raise OutputError(
-                                f"{out_dir} has {free / 1e9:.1f} GB free; the shuffle needs "
-                                f"about {needed / 1e9:.1f} GB there for temporary buckets"
-                            )
-                        count = _buckets_for(needed, state.bucket_bytes)
-                        buckets = _Buckets(bucket_directory / "pass1", count, layout)
-                    chunk_entries = max(1, int(chunk_bytes / max(measured, bytes_per_entry, 1e-9)))
-                    del chunk
-                    buckets.scatter(columns, state.scatter_rng)
-                    del columns
-        assert buckets is not None
-        buckets.close()
-
-        # Pass 2: one bucket at a time, shuffled in memory, appended to the outputs.
-        write_entries = int(max_memory * WRITE_FRACTION / max(bytes_per_entry, 1e-9))
-        with contextlib.ExitStack() as stack:
-            writer = _OutputWriter(
-                output_paths,
-                sizes,
-                layout,
-                stack,
-                _input_compression(paths[0]),
-                write_entries,
+    names = [f"{OUTPUT_PREFIX}{index:04d}.root" for index in range(len(sizes))]
+    with file_workers(workers, scheduler) as client:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(out_dir).free
+        if needed > free:
+            raise OutputError(
+                f"{out_dir} has {free / 1e9:.1f} GB free; the shuffle needs about "
+                f"{needed / 1e9:.1f} GB there for temporary buckets"
             )
-            _gather(buckets, writer, state, bucket_directory, 0)
-            writer.finish()
-    finally:
-        if buckets is not None:
-            buckets.close()
-        shutil.rmtree(bucket_directory, ignore_errors=True)
+        directory = Path(tempfile.mkdtemp(prefix=BUCKET_DIRECTORY_PREFIX, dir=out_dir))
+        try:
+            staged = directory / "outputs"
+            staged.mkdir()
+            bucket_sizes, tasks = _tasks(
+                sizes, [staged / name for name in names], needed, bucket_bytes
+            )
+            plan = _Plan(
+                layout=layout,
+                seed=seed,
+                chunk_bytes=chunk_bytes,
+                chunk_entries=max(1, int(chunk_bytes / max(bytes_per_entry, 1e-9))),
+                bucket_bytes=bucket_bytes,
+                write_entries=max(1, int(max_memory * WRITE_FRACTION / max(bytes_per_entry, 1e-9))),
+                compression=_input_compression(paths[0]),
+                directory=directory,
+                counts=_assign(bucket_sizes, file_entries, seed),
+            )
+            jobs = [
+                (index, path, tree_path)
+                for index, (path, tree_path) in enumerate(zip(paths, tree_paths, strict=True))
+            ]
+            scattered = map_files(partial(_scatter_file, plan), jobs, client=client)
+            buckets = [
+                _Bucket(
+                    [_input_directory(plan, i) / _bucket_name(k) for i in range(len(paths))],
+                    bucket_sizes[k],
+                    sum(nbytes[k] for nbytes, _, _ in scattered),
+                    {
+                        name: sum(lengths[k][name] for _, lengths, _ in scattered)
+                        for name in layout.branch_order
+                    },
+                )
+                for k in range(len(bucket_sizes))
+            ]
+            written = map_files(
+                partial(_write_outputs, plan),
+                [(task, [buckets[k] for k in task.buckets]) for task in tasks],
+                client=client,
+            )
+            # Every output is complete: move them all into place.
+            output_paths = [out_dir / name for name in names]
+            for name, path in zip(names, output_paths, strict=True):
+                os.replace(staged / name, path)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
     if overwrite:
-        keep = {path.name for path in output_paths}
+        keep = set(names)
         for stale in out_dir.glob(f"{OUTPUT_PREFIX}*.root"):
             if stale.name not in keep and re.fullmatch(r"shuffled_\d{4,}\.root", stale.name):
                 stale.unlink()
@@ -825,13 +1035,13 @@ def shuffle_files(
         input_files=paths,
         output_files=output_paths,
         tree=layout.tree,
-        buckets=len(buckets.paths),
-        resplit_buckets=state.resplit,
+        buckets=len(bucket_sizes),
+        resplit_buckets=sum(stats.resplit for stats in written),
         max_memory=max_memory,
         bytes_per_entry=bytes_per_entry,
-        chunk_entries=chunk_entries,
-        largest_chunk_bytes=largest_chunk,
-        largest_bucket_bytes=state.largest_bucket,
+        chunk_entries=plan.chunk_entries,
+        largest_chunk_bytes=max([first_chunk] + [largest for _, _, largest in scattered]),
+        largest_bucket_bytes=max(stats.largest_bucket for stats in written),
         peak_rss_bytes=_peak_rss_bytes(),
     )
 
