@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from heplearn.data.dataset import load_dataset
-from heplearn.data.preprocessing import Preprocessing
 from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.io import write_tree
 from heplearn.models.base import ModelParams, Samples
@@ -112,34 +111,6 @@ def parse_condition_ranges(texts: Sequence[str]) -> dict[str, tuple[float, float
             raise ConfigError(f"--condition {text!r}: the lower edge is above the upper one")
         ranges[column.strip()] = (low, high)
     return ranges
-
-
-def _per_event_shape(values: np.ndarray, parameter: np.ndarray) -> np.ndarray:
-    """A per-column (or per-pixel) standardisation parameter, broadcastable to ``values``."""
-    event_shape = values.shape[1:]
-    if parameter.size == int(np.prod(event_shape)):
-        return parameter.reshape(event_shape)
-    return parameter  # one value per feature: the last axis (particles)
-
-
-def to_physical(preprocessing: Preprocessing, name: str, values: np.ndarray) -> np.ndarray:
-    """Undo the run's standardisation of input ``name`` (float32)."""
-    scaling = preprocessing.standardisation.get(name)
-    if scaling is None:
-        return values.astype(np.float32, copy=False)
-    mean = _per_event_shape(values, np.asarray(scaling["mean"], np.float64))
-    std = _per_event_shape(values, np.asarray(scaling["std"], np.float64))
-    return (values * std + mean).astype(np.float32)
-
-
-def to_standardised(preprocessing: Preprocessing, name: str, values: np.ndarray) -> np.ndarray:
-    """Apply the run's standardisation of input ``name`` (float32)."""
-    scaling = preprocessing.standardisation.get(name)
-    if scaling is None:
-        return values.astype(np.float32, copy=False)
-    mean = _per_event_shape(values, np.asarray(scaling["mean"], np.float64))
-    std = _per_event_shape(values, np.asarray(scaling["std"], np.float64))
-    return ((values - mean) / std).astype(np.float32)
 
 
 def held_out_split(run: RunDirectory, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -230,7 +201,8 @@ class Sampler:
 
     def physical(self, name: str, values: np.ndarray) -> np.ndarray:
         """Values of input ``name`` in physical units (the run's standardisation undone)."""
-        return to_physical(self.preprocessing, name, values)
+        # float64 arithmetic, rounded to float32 once
+        return self.preprocessing.destandardise(name, values, np.float64)
 
     def conditions_in_ranges(
         self, count: int, ranges: ConditionRanges, *, seed: int = 0
@@ -415,7 +387,7 @@ def sample_run(
     if sampler.conditions and conditions_from is None:
         physical = sampler.conditions_from_test(count, seed=seed)
     standardised = {
-        name: to_standardised(sampler.preprocessing, name, values)
+        name: sampler.preprocessing.standardise_input(name, values, np.float64)
         for name, values in physical.items()
     }
     drawn = sampler.draw(count, standardised, seed=seed)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from heplearn.data.processing import Processed
 from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput
@@ -62,16 +63,16 @@ class Preprocessing:
             weight = apply_reweighting(events.reweight_variable, labels, weight, self.reweighting)
         return apply_class_scales(labels, weight, self.class_scales).astype(np.float32)
 
-    def scaling(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Input name to the float32 mean and standard deviation of each feature.
+    def scaling(self, dtype: DTypeLike = np.float32) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Input name to the mean and standard deviation of each feature (float32 by default).
 
-        What :meth:`standardise` uses; :meth:`ChunkProcessor.process` can apply it while
-        it builds the inputs.
+        What :meth:`standardise` uses; :meth:`ChunkProcessor.process` applies it while it
+        builds the inputs and the ONNX export puts it inside the graph.
         """
         return {
             name: (
-                np.asarray(values["mean"], np.float32),
-                np.asarray(values["std"], np.float32),
+                np.asarray(values["mean"], dtype),
+                np.asarray(values["std"], dtype),
             )
             for name, values in self.standardisation.items()
         }
@@ -85,13 +86,58 @@ class Preprocessing:
             if name not in self.standardisation:
                 standardised[name] = values
                 continue
-            scaled = values - np.asarray(self.standardisation[name]["mean"], np.float32)
-            scaled /= np.asarray(self.standardisation[name]["std"], np.float32)
+            scaled = self.standardise_input(name, values)
             mask = masks.get(name)
             if mask is not None:
                 np.copyto(scaled, np.float32(_pad_value(spec, name)), where=~mask[..., np.newaxis])
-            standardised[name] = scaled.astype(np.float32, copy=False)
+            standardised[name] = scaled
         return standardised
+
+    def standardise_input(
+        self, name: str, values: np.ndarray, dtype: DTypeLike = np.float32
+    ) -> np.ndarray:
+        """Input ``name`` in standardised units, ``(values - mean) / std`` (float32).
+
+        Parameters
+        ----------
+        name : str
+            The input (an input without standardisation is returned as float32).
+        values : numpy.ndarray
+            ``(events, ...)``: the input's values in physical units.
+        dtype : numpy dtype, default float32
+            The precision of the arithmetic (training uses float32; sampling float64).
+        """
+        if name not in self.standardisation:
+            return values.astype(np.float32, copy=False)
+        mean, std = self._parameters(name, values, dtype)
+        scaled = values - mean
+        scaled /= std
+        return scaled.astype(np.float32, copy=False)
+
+    def destandardise(
+        self, name: str, values: np.ndarray, dtype: DTypeLike = np.float32
+    ) -> np.ndarray:
+        """Input ``name`` back in physical units, ``values * std + mean`` (float32).
+
+        The inverse of :meth:`standardise_input`; its parameters are the same.
+        """
+        if name not in self.standardisation:
+            return values.astype(np.float32, copy=False)
+        mean, std = self._parameters(name, values, dtype)
+        return (values * std + mean).astype(np.float32, copy=False)
+
+    def _parameters(
+        self, name: str, values: np.ndarray, dtype: DTypeLike
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of input ``name`` in ``dtype``, broadcastable to ``values``."""
+        event_shape = values.shape[1:]
+        parameters = []
+        for key in ("mean", "std"):
+            parameter = np.asarray(self.standardisation[name][key], dtype)
+            if parameter.size == int(np.prod(event_shape)):  # one per column or pixel
+                parameter = parameter.reshape(event_shape)
+            parameters.append(parameter)  # else one per feature: the last axis (particles)
+        return parameters[0], parameters[1]
 
     def save(self, path: Path) -> None:
         """Write as JSON."""

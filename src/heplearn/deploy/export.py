@@ -154,8 +154,9 @@ class ScoringModel(nn.Module):
         The inputs the network reads, in order.
     spec : DatasetSpec
         The run's dataset spec (pad values of the particles inputs).
-    standardisation : dict
-        ``{input: {"mean": [...], "std": [...]}}`` of the run's preprocessing.
+    scaling : dict
+        ``{input: (mean, std)}``, the float32 arrays of the run's
+        :meth:`Preprocessing.scaling <heplearn.data.preprocessing.Preprocessing.scaling>`.
     task : Task
         The learning task (which output function applies).
     """
@@ -165,7 +166,7 @@ class ScoringModel(nn.Module):
         model: nn.Module,
         schema: InputSchema,
         spec: DatasetSpec,
-        standardisation: dict[str, dict[str, list[float]]],
+        scaling: dict[str, tuple[np.ndarray, np.ndarray]],
         task: Task,
     ) -> None:
         super().__init__()
@@ -174,19 +175,15 @@ class ScoringModel(nn.Module):
         self.task = task
         self.names = graph_input_names(schema)
         self.pad_values = {name: pad_value(spec, name) for name in schema}
-        self.standardised = [name for name in schema if name in standardisation]
+        self.standardised = [name for name in schema if name in scaling]
         for index, name in enumerate(self.standardised):
-            statistics = standardisation[name]
-            # float32, as Preprocessing.apply subtracts and divides: the same roundings
-            self.register_buffer(
-                f"mean_{index}", torch.tensor(statistics["mean"], dtype=torch.float32)
-            )
-            self.register_buffer(
-                f"std_{index}", torch.tensor(statistics["std"], dtype=torch.float32)
-            )
+            mean, std = scaling[name]  # float32: the roundings of Preprocessing.standardise
+            self.register_buffer(f"mean_{index}", torch.from_numpy(mean.copy()))
+            self.register_buffer(f"std_{index}", torch.from_numpy(std.copy()))
 
     def standardise(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """The batch with standardised inputs, as ``Preprocessing.apply`` makes them."""
+        """The batch with standardised inputs, as ``Preprocessing.standardise`` makes them
+        (the same arithmetic written in torch, so that it goes into the graph)."""
         batch = dict(batch)
         for index, name in enumerate(self.standardised):
             scaled = (batch[name] - getattr(self, f"mean_{index}")) / getattr(self, f"std_{index}")
@@ -293,7 +290,7 @@ def export_onnx(
     schema = select_inputs(config.model, run.schema())
     spec = config.model_data()
     preprocessing = run.preprocessing()
-    scoring = ScoringModel(model, schema, spec, preprocessing.standardisation, task).eval()
+    scoring = ScoringModel(model, schema, spec, preprocessing.scaling(), task).eval()
     proto, dynamic_particles, shapes = _export(scoring, schema, opset)
     names, outputs = graph_input_names(schema), output_names(task)
     opset_used = next(
