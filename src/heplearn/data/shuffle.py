@@ -674,6 +674,7 @@ class _Task:
 
 @dataclass
 class _Stats:
+    buckets: list[_Bucket] = field(default_factory=list)
     resplit: int = 0
     largest_bucket: int = 0
 
@@ -749,6 +750,10 @@ def _scatter_file(plan: _Plan, job: tuple[int, Path, str]) -> tuple[list[int], l
     labels = np.repeat(np.arange(len(counts), dtype=np.uint16), counts)
     np.random.default_rng([plan.seed, _INPUT_STREAM, index]).shuffle(labels)
     wanted = set(plan.layout.read_branches)
+
+    def selected(branch: Any) -> bool:
+        return branch.name in wanted
+
     temporary = plan.directory / f".{final.name}.{os.getpid()}.part"
     buckets = _Buckets(temporary, len(counts), plan.layout)
     largest_chunk = 0
@@ -757,13 +762,12 @@ def _scatter_file(plan: _Plan, job: tuple[int, Path, str]) -> tuple[list[int], l
             ttree = _find_tree(file, path, tree_path)
             # ROOT's own byte counts of this file's branches catch files whose events are
             # larger than those of the first chunk.
-            step = ttree.num_entries_for(
-                plan.chunk_bytes, filter_branch=lambda branch: branch.name in wanted
-            )
-            step = max(1, min(int(step), plan.chunk_entries))
+            step = plan.chunk_entries
+            if ttree.num_entries:
+                step = min(step, ttree.num_entries_for(plan.chunk_bytes, filter_branch=selected))
             position = 0
             for chunk in ttree.iterate(
-                filter_branch=lambda branch: branch.name in wanted, step_size=step, library="ak"
+                filter_branch=selected, step_size=max(1, int(step)), library="ak"
             ):
                 largest_chunk = max(largest_chunk, int(chunk.nbytes))
                 columns = _to_columns(chunk, plan.layout)
@@ -772,6 +776,8 @@ def _scatter_file(plan: _Plan, job: tuple[int, Path, str]) -> tuple[list[int], l
                 buckets.scatter(columns, labels[position:stop])
                 position = stop
                 del columns
+        if position != len(labels):
+            raise InputError(f"{path} changed while it was shuffled; shuffle it again")
         buckets.close()
         os.replace(temporary, final)
     except BaseException:
@@ -823,7 +829,7 @@ def _write_outputs(plan: _Plan, job: tuple[_Task, list[_Bucket]]) -> _Stats:
     task, buckets = job
     for output in task.outputs:
         remove_stale_temporaries(output)
-    stats = _Stats()
+    stats = _Stats(buckets)
     with contextlib.ExitStack() as stack:
         writer = _OutputWriter(
             task.outputs, task.sizes, plan.layout, stack, plan.compression, plan.write_entries
@@ -833,6 +839,13 @@ def _write_outputs(plan: _Plan, job: tuple[_Task, list[_Bucket]]) -> _Stats:
             _gather(bucket, plan, writer, rng, stats, 0)
         writer.finish()
     return stats
+
+
+def _remove_buckets(stats: _Stats) -> None:
+    """Free the disk space of a finished task's buckets (it will not run again)."""
+    for bucket in stats.buckets:
+        for path in bucket.paths:
+            path.unlink(missing_ok=True)
 
 
 def _input_compression(path: Path) -> Any:
@@ -1016,6 +1029,7 @@ def shuffle_files(
                 partial(_write_outputs, plan),
                 [(task, [buckets[k] for k in task.buckets]) for task in tasks],
                 client=client,
+                on_result=_remove_buckets,
             )
             # Every output is complete: move them all into place.
             output_paths = [out_dir / name for name in names]
