@@ -72,7 +72,7 @@ def _bare(run_path: str, files: list[str], batch: int, queue: Any) -> None:
 
 
 def _chunks(predictor: Any, source: Any) -> Any:
-    from heplearn.data.sources import iterate_columns
+    from heplearn.data.readers import iterate_columns
 
     return iterate_columns([source], predictor.needed, predictor.chunk_entries(source))
 

@@ -254,7 +254,7 @@ def shuffle(
 ) -> None:
     """Shuffle ROOT files larger than memory with sequential reads only (two passes)."""
     from heplearn.data.shuffle import parse_memory, shuffle_files
-    from heplearn.data.sources import expand_files
+    from heplearn.data.readers import expand_files
 
     report = shuffle_files(
         expand_files(files),
@@ -452,7 +452,7 @@ def predict(
     scheduler: SchedulerFlag = None,
 ) -> None:
     """Score new files with a trained run: one friend tree of scores per input file."""
-    from heplearn.data.sources import expand_files
+    from heplearn.data.readers import expand_files
     from heplearn.deploy.predict import predict_files
     from heplearn.run_directory import RunDirectory
 
@@ -707,7 +707,7 @@ def reweight(
         typer.echo(f"closure: {result.json_path}")
         typer.echo(f"report:  {result.report_path}")
         return
-    from heplearn.data.sources import expand_files
+    from heplearn.data.readers import expand_files
     from heplearn.deploy.reweight import WEIGHTS_TREE, reweight_files
 
     written = reweight_files(

@@ -8,21 +8,16 @@ import numpy as np
 import pytest
 import uproot
 
-from heplearn.data.public_formats import (
-    HLS4ML_CLASSES,
-    JETCLASS_CLASSES,
-    JETCLASS_LABEL_BRANCHES,
-    class_names,
-    label_branch,
-    open_public_reader,
-)
-from heplearn.data.sources import (
+from heplearn.data.readers import (
     available_columns,
     entries_for_memory,
     iterate_columns,
     open_source,
     read_columns,
 )
+from heplearn.data.readers.hls4ml import HLS4ML_CLASSES
+from heplearn.data.readers.jetclass import JETCLASS_CLASSES, JETCLASS_LABEL_BRANCHES
+from heplearn.data.readers.registry import PUBLIC_FORMATS, class_names, label_branch
 from heplearn.errors import ConfigError, InputError
 
 # --------------------------------------------------------------------------------------
@@ -354,5 +349,5 @@ def test_class_names_and_label_branches():
     assert label_branch("hdf5") is None
     with pytest.raises(ConfigError, match=r"unknown format 'jetclas' \(did you mean 'jetclass'"):
         class_names("jetclas")
-    with pytest.raises(ConfigError, match="not a public data-set format"):
-        open_public_reader(Path("x.root"), "root")
+    # the registry tells the public data sets (with known classes) from the generic formats
+    assert PUBLIC_FORMATS == ("top-landscape", "jetclass", "hls4ml-images")

@@ -11,7 +11,7 @@ import pytest
 import uproot
 
 from helpers import read_events, read_metadata
-from heplearn.data.sources import (
+from heplearn.data.readers import (
     FORMATS,
     SourceFile,
     available_columns,

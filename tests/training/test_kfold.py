@@ -9,7 +9,7 @@ import uproot
 import yaml
 
 from helpers import run_config, run_heplearn
-from heplearn.data.sources import expand_files
+from heplearn.data.readers import expand_files
 from heplearn.data.splits import event_folds
 from heplearn.deploy.predict import predict_files
 from heplearn.errors import ConfigError

@@ -7,7 +7,7 @@ import numpy as np
 
 from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Processed
-from heplearn.data.sources import SourceFile, expand_files, open_source, read_columns
+from heplearn.data.readers import SourceFile, expand_files, open_source, read_columns
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import InputError

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from heplearn.data.dataset import spec_files
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Columns, Processed
-from heplearn.data.sources import SourceFile, cluster_starts, read_ranges
+from heplearn.data.readers import SourceFile, cluster_starts, read_ranges
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import ConfigError

@@ -12,7 +12,7 @@ import numpy as np
 from heplearn.data.expressions import Expression, parse_expression
 from heplearn.data.images import ImageSpec, jet_images
 from heplearn.data.padding import pad_collection
-from heplearn.data.sources import expand_files
+from heplearn.data.readers import expand_files
 from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput, Source, TabularInput
 from heplearn.data.splits import assign_splits
 from heplearn.data.weight_diagnostics import refuse_nonfinite_weights

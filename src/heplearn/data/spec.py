@@ -11,10 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from heplearn.config import load_yaml, parse_spec
 from heplearn.data.labels import dataset_labels
-
-FileFormat = Literal[
-    "auto", "root", "parquet", "hdf5", "top-landscape", "jetclass", "hls4ml-images"
-]
+from heplearn.data.readers.registry import FORMATS, check_format
+from heplearn.errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -26,9 +24,17 @@ class Source(_Strict):
 
     files: list[str] = Field(min_length=1, description="paths or globs")
     tree: str | None = Field(None, description="TTree/RNTuple name; optional if only one")
-    format: FileFormat = "auto"
+    format: str = Field("auto", description=f"one of {', '.join(FORMATS)}")
     label: int | str | None = Field(None, description="class index or name of every event")
     selection: str | None = Field(None, description="extra selection for these files")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, format: str) -> str:
+        try:
+            return check_format(format)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
 
 
 class TabularInput(_Strict):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from heplearn.data.preprocessing import Preprocessing
-from heplearn.data.sources import SourceFile, expand_files
+from heplearn.data.readers import SourceFile, expand_files
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.splits import event_folds
 from heplearn.inference import Scorer, ScoringOptions

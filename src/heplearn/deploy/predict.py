@@ -22,7 +22,7 @@ from rich.progress import (
 
 from heplearn.data.prefetch import prefetched
 from heplearn.data.processing import ChunkProcessor
-from heplearn.data.sources import (
+from heplearn.data.readers import (
     SourceFile,
     check_option_names,
     entries_for_memory,

@@ -27,7 +27,7 @@ import numpy as np
 import uproot
 
 from heplearn.data.processing import ChunkProcessor
-from heplearn.data.sources import SourceFile, available_columns
+from heplearn.data.readers import SourceFile, available_columns
 from heplearn.deploy.predict import SCORES_TREE, open_events, predict_files, score_branch_names
 from heplearn.errors import InputError, OutputError
 from heplearn.evaluation.density_ratio import DEFAULT_CLIP, require_binary, weights_from_scores

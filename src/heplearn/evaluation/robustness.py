@@ -30,7 +30,7 @@ import numpy as np
 
 from heplearn.data.dataset import spec_files
 from heplearn.data.labels import plain_text, variable_label
-from heplearn.data.sources import available_columns, expand_files
+from heplearn.data.readers import available_columns, expand_files
 from heplearn.data.spec import DatasetSpec, load_dataset_spec
 from heplearn.errors import ConfigError, InputError
 from heplearn.evaluation import metrics

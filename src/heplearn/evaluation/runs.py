@@ -4,7 +4,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from heplearn.data.sources import check_option_names, expand_files, open_source
+from heplearn.data.readers import check_option_names, expand_files, open_source
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.weight_diagnostics import diagnostics_by_class, diagnostics_rows
 from heplearn.errors import ConfigError
