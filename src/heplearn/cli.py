@@ -253,8 +253,8 @@ def shuffle(
     scheduler: SchedulerFlag = None,
 ) -> None:
     """Shuffle ROOT files larger than memory with sequential reads only (two passes)."""
-    from heplearn.data.shuffle import parse_memory, shuffle_files
     from heplearn.data.readers import expand_files
+    from heplearn.data.shuffle import parse_memory, shuffle_files
 
     report = shuffle_files(
         expand_files(files),
