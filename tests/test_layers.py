@@ -12,7 +12,9 @@ PACKAGE = Path(__file__).parents[1] / "src" / "heplearn"
 # Layer of each subpackage or top-level module, lowest first; a module may import its own
 # layer and the ones below. Shared utilities sit at 0.
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(("errors", "config", "files", "versions", "extras", "parallel", "roc"), 0),
+    **dict.fromkeys(
+        ("errors", "config", "files", "versions", "extras", "parallel", "roc", "angles"), 0
+    ),
     "io": 1,
     "data": 2,
     "generate": 3,

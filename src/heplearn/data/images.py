@@ -43,6 +43,7 @@ import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from heplearn.angles import wrap_phi
 from heplearn.data.padding import jagged_parts
 from heplearn.errors import ConfigError, InputError
 
@@ -410,7 +411,7 @@ def _group_images(
             filled = counts > 0
             centre_eta[filled], centre_phi[filled] = eta[parts.leading], phi[parts.leading]
         eta = eta - centre_eta[jet]
-        phi = _wrap(phi - centre_phi[jet])
+        phi = wrap_phi(phi - centre_phi[jet])
     if spec.rotate:
         eta, phi = _rotated(eta, phi, pt, jet, n_jets)
     pixel, inside = _pixels(eta, phi, grid)
@@ -538,11 +539,6 @@ def _normalisation(
         else:
             np.maximum.at(scale, run.owner, run_values)
     return 1.0 / np.where(scale > 0, scale, 1.0)
-
-
-def _wrap(phi: np.ndarray) -> np.ndarray:
-    """Wrap angles into [-π, π) (floor is much faster than numpy's float modulo)."""
-    return phi - (2 * np.pi) * np.floor((phi + np.pi) * (0.5 / np.pi))
 
 
 def _centroids(

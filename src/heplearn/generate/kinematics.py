@@ -4,6 +4,8 @@ from typing import Any
 
 import numpy as np
 
+from heplearn.angles import wrap_phi
+
 Array = Any  # numpy or awkward array: every function here works element-wise on both
 
 
@@ -30,7 +32,7 @@ def invariant_mass(px: Array, py: Array, pz: Array, energy: Array) -> Array:
 
 def delta_phi(phi1: Array, phi2: Array) -> Array:
     """Return φ1 - φ2 wrapped into [-π, π)."""
-    return (phi1 - phi2 + np.pi) % (2 * np.pi) - np.pi
+    return wrap_phi(phi1 - phi2)
 
 
 def delta_r(eta1: Array, phi1: Array, eta2: Array, phi2: Array) -> Array:

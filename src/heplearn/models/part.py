@@ -21,7 +21,6 @@ attention as keys and out of the batch-norm statistics; an event without any rea
 particle still gets a finite output (from the class token alone).
 """
 
-import math
 from dataclasses import replace
 from typing import Literal
 
@@ -30,6 +29,7 @@ from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 from torch import Tensor, nn
 from torch.nn import functional
 
+from heplearn.angles import wrap_phi_tensor
 from heplearn.errors import ConfigError
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.layers import (
@@ -129,7 +129,7 @@ def pair_features(first: Tensor, second: Tensor, eps: float = 1e-8) -> Tensor:
 
     pt_a, rapidity_a, phi_a = pt_rapidity_phi(first)
     pt_b, rapidity_b, phi_b = pt_rapidity_phi(second)
-    delta_phi = torch.remainder(phi_a - phi_b + math.pi, 2 * math.pi) - math.pi
+    delta_phi = wrap_phi_tensor(phi_a - phi_b)
     delta = torch.sqrt((rapidity_a - rapidity_b) ** 2 + delta_phi**2)
     pt_min = torch.minimum(pt_a, pt_b)
     total = first + second
