@@ -2,12 +2,15 @@
 
 The one place that knows how heplearn lays out the trees it writes: jagged columns with a
 shared prefix become one counter branch, and entries go in baskets of
-:data:`BASKET_ENTRIES`. Generation writes samples with :func:`write_events`; prediction
-and sampling stream their trees with :func:`tree_branches` and :func:`branch_types`.
+:data:`BASKET_ENTRIES`. Generation and sampling write whole samples with
+:func:`write_events` / :func:`write_tree`; prediction and reweighting stream their trees
+chunk by chunk through a :class:`TreeWriter`.
 """
 
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Literal, TypeAlias
+from types import TracebackType
+from typing import Any, Literal, TypeAlias
 
 import awkward as ak
 import numpy as np
@@ -57,20 +60,80 @@ def branch_types(branches: dict[str, Column]) -> dict[str, object]:
     }
 
 
+class TreeWriter:
+    """Stream chunks of events into one TTree, atomically (temporary name, then rename).
+
+    Use as a context manager and call :meth:`extend` once per chunk; the file appears at
+    ``path`` only when the block ends without an error. Jagged columns sharing a prefix
+    get one counter (:func:`tree_branches`); entries go in baskets of
+    :data:`BASKET_ENTRIES`, however large the chunks.
+
+    Parameters
+    ----------
+    path : Path
+        The ROOT file to write.
+    tree_name : str
+        Name of the TTree.
+    empty : dict, optional
+        Branch name to type of the tree written when no chunk arrives (default: a tree
+        without branches).
+
+    Attributes
+    ----------
+    entries : int
+        Entries written so far.
+    """
+
+    def __init__(self, path: Path, tree_name: str, empty: dict[str, Any] | None = None) -> None:
+        self.path = Path(path)
+        self.tree_name = tree_name
+        self.empty = empty or {}
+        self.entries = 0
+        self._stack = ExitStack()
+        self._file: Any = None
+        self._tree: Any = None
+
+    def __enter__(self) -> "TreeWriter":
+        with ExitStack() as stack:
+            temporary = stack.enter_context(atomic_path(self.path))
+            self._file = stack.enter_context(uproot.recreate(temporary))
+            self._stack = stack.pop_all()
+        return self
+
+    def extend(self, columns: dict[str, Column]) -> None:
+        """Append one chunk: column name to values, the same names and types each time."""
+        branches = tree_branches(columns)
+        if self._tree is None:
+            self._tree = self._file.mktree(self.tree_name, branch_types(branches))
+        entries = len(next(iter(branches.values()))) if branches else 0
+        for start in range(0, entries, BASKET_ENTRIES):
+            self._tree.extend(
+                {name: values[start : start + BASKET_ENTRIES] for name, values in branches.items()}
+            )
+        self.entries += entries
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool | None:
+        if kind is None and self._tree is None:  # no chunk: an empty tree all the same
+            try:
+                self._file.mktree(self.tree_name, self.empty)
+            except BaseException as failure:  # nothing left behind
+                self._stack.__exit__(type(failure), failure, failure.__traceback__)
+                raise
+        return self._stack.__exit__(kind, error, traceback)
+
+
 def write_tree(columns: dict[str, Column], path: Path, tree_name: str) -> None:
     """Write ``columns`` to a TTree ``tree_name`` in ``path`` (temporary name, then rename).
 
-    Jagged columns sharing a prefix get one counter (:func:`tree_branches`); entries go in
-    baskets of :data:`BASKET_ENTRIES`.
+    One chunk through a :class:`TreeWriter`.
     """
-    branches = tree_branches(columns)
-    entries = len(next(iter(branches.values()))) if branches else 0
-    with atomic_path(path) as temporary, uproot.recreate(temporary) as output:
-        tree = output.mktree(tree_name, branch_types(branches))
-        for start in range(0, entries, BASKET_ENTRIES):
-            tree.extend(
-                {name: values[start : start + BASKET_ENTRIES] for name, values in branches.items()}
-            )
+    with TreeWriter(path, tree_name) as writer:
+        writer.extend(columns)
 
 
 def write_events(

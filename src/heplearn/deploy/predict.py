@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import uproot
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,10 +30,10 @@ from heplearn.data.readers import (
 )
 from heplearn.deploy.kfold import FoldScoring
 from heplearn.errors import InputError
-from heplearn.files import atomic_path, remove_stale_temporaries
+from heplearn.files import remove_stale_temporaries
 from heplearn.inference import Scorer, ScoringOptions
 from heplearn.inference.memory import default_budget
-from heplearn.io import branch_types, tree_branches
+from heplearn.io import Column, TreeWriter
 from heplearn.parallel import file_workers, local_threads, map_files
 from heplearn.run_directory import RunDirectory
 from heplearn.training.kfold import is_kfold
@@ -173,23 +172,17 @@ class FilePredictor:
         on_chunk : callable, optional
             Called with the number of entries of each chunk once it is scored.
         """
-        entries = 0
         chunks = iterate_columns([source], self.needed, self.chunk_entries(source))
-        with atomic_path(output) as temporary, uproot.recreate(temporary) as file:
-            scores_tree = None
+        # an empty file still gets an (empty) tree of the score branches
+        empty = dict.fromkeys(self.branch_names, np.float32)
+        with TreeWriter(output, SCORES_TREE, empty) as writer:
             for columns, arrays in prefetched(self._prepared(chunks)):
-                branches = self._scored(arrays)
-                branches.update(tree_branches({name: columns[name] for name in self.settings.keep}))
-                if scores_tree is None:
-                    scores_tree = file.mktree(SCORES_TREE, branch_types(branches))
-                scores_tree.extend(branches)
-                count = len(next(iter(branches.values())))
-                entries += count
+                branches: dict[str, Column] = dict(self._scored(arrays))
+                branches.update({name: columns[name] for name in self.settings.keep})
+                writer.extend(branches)
                 if on_chunk is not None:
-                    on_chunk(count)
-            if scores_tree is None:  # an empty file still gets an (empty) tree
-                file.mktree(SCORES_TREE, dict.fromkeys(self.branch_names, np.float32))
-        return PredictedFile(source.path, output, entries)
+                    on_chunk(len(next(iter(branches.values()))))
+        return PredictedFile(source.path, output, writer.entries)
 
     def _scored(self, arrays: Any) -> dict[str, np.ndarray]:
         """The score branches (and latent ones) of one chunk prepared by :meth:`_prepared`."""

@@ -31,7 +31,7 @@ from heplearn.data.readers import SourceFile, available_columns
 from heplearn.deploy.predict import SCORES_TREE, open_events, predict_files, score_branch_names
 from heplearn.errors import InputError, OutputError
 from heplearn.evaluation.density_ratio import DEFAULT_CLIP, require_binary, weights_from_scores
-from heplearn.files import atomic_path
+from heplearn.io import TreeWriter
 from heplearn.run_directory import RunDirectory
 
 WEIGHTS_TREE = "Weights"
@@ -228,10 +228,7 @@ def _write_weights(
     chunk_entries: int,
 ) -> ReweightedFile:
     """Write one weight file from its score file (path and target-score branch)."""
-    entries = 0
-    with atomic_path(output) as temporary, uproot.recreate(temporary) as file:
-        tree = file.mktree(WEIGHTS_TREE, {WEIGHT_BRANCH: np.float32})
+    with TreeWriter(output, WEIGHTS_TREE, {WEIGHT_BRANCH: np.float32}) as writer:
         for chunk in _weight_chunks(*scores, clip, chunk_entries):
-            tree.extend({WEIGHT_BRANCH: (chunk * scale).astype(np.float32)})
-            entries += len(chunk)
-    return ReweightedFile(source, output, entries)
+            writer.extend({WEIGHT_BRANCH: (chunk * scale).astype(np.float32)})
+    return ReweightedFile(source, output, writer.entries)

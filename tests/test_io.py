@@ -1,0 +1,60 @@
+"""heplearn.io: the one TTree writer (whole samples and streamed chunks)."""
+
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from heplearn.io import BASKET_ENTRIES, TreeWriter, write_tree
+
+
+def test_chunks_go_in_baskets_of_the_basket_size(tmp_path: Path) -> None:
+    path = tmp_path / "weights.root"
+    values = np.arange(2 * BASKET_ENTRIES + 7, dtype=np.float32)
+    with TreeWriter(path, "Weights") as writer:
+        writer.extend({"weight": values[: BASKET_ENTRIES + 3]})
+        writer.extend({"weight": values[BASKET_ENTRIES + 3 :]})
+    assert writer.entries == len(values)
+    with uproot.open(path) as file:
+        branch = file["Weights"]["weight"]
+        np.testing.assert_array_equal(branch.array(library="np"), values)
+        starts = list(branch.member("fBasketEntry")[: branch.num_baskets])
+    assert starts == [0, BASKET_ENTRIES, BASKET_ENTRIES + 3, 2 * BASKET_ENTRIES + 3]
+
+
+def test_jagged_columns_share_a_counter(tmp_path: Path) -> None:
+    path = tmp_path / "events.root"
+    columns = {
+        "score": np.array([0.1, 0.9], np.float32),
+        "part_pt": ak.Array([[1.0, 2.0], []]),
+        "part_eta": ak.Array([[0.5, -0.5], []]),
+    }
+    write_tree(columns, path, "Events")
+    with uproot.open(path) as file:
+        tree = file["Events"]
+        assert set(tree.keys()) == {"score", "npart", "part_pt", "part_eta"}
+        assert tree["part_pt"].array().tolist() == [[1.0, 2.0], []]
+
+
+def test_no_chunk_writes_an_empty_tree_of_the_given_branches(tmp_path: Path) -> None:
+    path = tmp_path / "empty.root"
+    with TreeWriter(path, "Scores", {"score": np.float32}) as writer:
+        pass
+    assert writer.entries == 0
+    with uproot.open(path) as file:
+        assert file["Scores"].num_entries == 0
+        assert file["Scores"].keys() == ["score"]
+
+
+def _write_then_fail(path: Path) -> None:
+    with TreeWriter(path, "Scores") as writer:
+        writer.extend({"score": np.ones(3, np.float32)})
+        raise RuntimeError("scoring failed")
+
+
+def test_an_error_leaves_nothing_behind(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        _write_then_fail(tmp_path / "failed.root")
+    assert list(tmp_path.iterdir()) == []
