@@ -237,9 +237,10 @@ def test_ambiguous_and_missing_tree(tmp_path: Path) -> None:
     with uproot.recreate(path) as file:
         file.mktree("Signal", {"a": np.float32}).extend({"a": np.ones(3, np.float32)})
         file.mktree("Background", {"a": np.float32}).extend({"a": np.ones(3, np.float32)})
-    with pytest.raises(InputError, match=r"two\.root holds 2 TTrees \(Background, Signal\)"):
+    listing = r"'Signal' \(TTree\), 'Background' \(TTree\)"  # the readers' message
+    with pytest.raises(InputError, match=rf"two\.root' holds several trees: {listing}"):
         shuffle_files([path], tmp_path / "out", max_memory=SMALL_MEMORY)
-    with pytest.raises(InputError, match=r"two\.root has no TTree 'Events'.*Background, Signal"):
+    with pytest.raises(InputError, match=rf"two\.root' has no tree 'Events'.*trees are: {listing}"):
         shuffle_files([path], tmp_path / "out", max_memory=SMALL_MEMORY, tree="Events")
     report = shuffle_files([path], tmp_path / "out", max_memory=SMALL_MEMORY, tree="Signal")
     assert report.entries == 3
@@ -250,9 +251,10 @@ def test_rntuple_is_not_taken_for_a_ttree(tmp_path: Path) -> None:
     path = tmp_path / "rntuple.root"
     with uproot.recreate(path) as file:
         file["ntuple"] = {"a": np.arange(3.0)}  # uproot writes an RNTuple here
-    with pytest.raises(InputError, match=r"rntuple\.root holds 0 TTrees \(none\)"):
+    refused = r"tree 'ntuple' of ROOT file '.*rntuple\.root' is a ROOT::RNTuple, not a TTree"
+    with pytest.raises(InputError, match=refused):
         shuffle_files([path], tmp_path / "out", max_memory=SMALL_MEMORY)
-    with pytest.raises(InputError, match=r"rntuple\.root:ntuple is a ROOT::RNTuple, not a TTree"):
+    with pytest.raises(InputError, match=refused):
         shuffle_files([path], tmp_path / "out", max_memory=SMALL_MEMORY, tree="ntuple")
 
 

@@ -205,3 +205,21 @@ def test_an_unreachable_scheduler_writes_nothing(top, mlp_run, tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'")
     assert not out.exists()
+
+
+def test_the_tree_is_found_as_the_readers_find_it(top, mlp_run, tmp_path):
+    """A --tree the file lacks is the readers' error; the run's tree is only a default."""
+    needed = FilePredictor(mlp_run).needed
+    with uproot.open(sample_file(top)) as file:
+        columns = file["Events"].arrays(needed, library="np", entry_stop=20)
+    assert all(values.ndim == 1 for values in columns.values())  # (flat: written as they are)
+    renamed = tmp_path / "renamed.root"
+    with uproot.recreate(renamed) as file:
+        file.mktree("Jets", {name: values.dtype for name, values in columns.items()}).extend(
+            columns
+        )
+    with pytest.raises(InputError, match=r"renamed\.root' has no tree 'Jet'.*'Jets' \(TTree\)"):
+        predict_files(mlp_run, [renamed], tmp_path / "out", tree="Jet")
+    assert not (tmp_path / "out").exists()
+    (written,) = predict_files(mlp_run, [renamed], tmp_path / "out")  # the run's is Events
+    assert written.entries == 20

@@ -58,6 +58,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from heplearn.data.readers.root import find_tree, open_root_file, trees_of
 from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.files import atomic_path, remove_stale_temporaries
 from heplearn.parallel import file_workers, map_files
@@ -197,31 +198,19 @@ class _Layout:
 def _open_root(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"input file {path} does not exist or is not a file; check the path")
-    try:
-        return uproot.open(path)
-    except Exception as error:
-        raise InputError(f"cannot open {path} as a ROOT file: {error}") from error
+    return open_root_file(path)
 
 
 def _find_tree(file: Any, path: Path, tree: str | None) -> Any:
-    trees = sorted(set(file.keys(filter_classname="TTree", cycle=False)))
-    if tree is None:
-        if len(trees) != 1:
-            found = ", ".join(trees) if trees else "none"
-            raise InputError(
-                f"{path} holds {len(trees)} TTrees ({found}); name the one to shuffle with tree=..."
-            )
-        tree = trees[0]
-    try:
-        classname = file.classname_of(tree, encoded=False)
-    except Exception:
-        classname = None
-    if classname is None:
-        found = ", ".join(trees) if trees else "none"
-        raise InputError(f"{path} has no TTree {tree!r}; its TTrees: {found}")
+    """The TTree to shuffle, chosen as every reader chooses it (the same messages)."""
+    name = find_tree(file, path, tree)
+    classname = trees_of(file)[name]
     if classname != "TTree":
-        raise InputError(f"{path}:{tree} is a {classname}, not a TTree; the shuffle reads TTrees")
-    return file[tree]
+        raise InputError(
+            f"tree '{name}' of ROOT file '{path}' is a {classname}, not a TTree; the shuffle "
+            "reads TTrees: name a TTree with tree='NAME', or write the events as a TTree"
+        )
+    return file[name]
 
 
 def _describe_layout(ttree: Any, path: Path, tree_name: str) -> _Layout:

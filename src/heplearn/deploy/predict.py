@@ -140,7 +140,7 @@ class FilePredictor:
         InputError
             Naming the missing branches (with close matches).
         """
-        source = open_events(path, self.settings.tree or self.spec.sources[0].tree)
+        source = open_events(path, self.settings.tree, self.spec.sources[0].tree)
         check_option_names(source, self.settings.keep, "--keep")
         self.chunk_entries(source)  # (checks the branches)
         return source
@@ -381,14 +381,20 @@ class ScoringProgress:
         self._bar.update(self._task, files=f"file {self.done}/{self.files}", rate=rate)
 
 
-def open_events(path: Path, tree: str | None) -> SourceFile:
-    """Open a file of events in ``tree``, or in its only tree when it has no such tree."""
-    try:
+def open_events(path: Path, tree: str | None, default_tree: str | None = None) -> SourceFile:
+    """Open a file of events: in ``tree`` when it is given, else in ``default_tree`` (the
+    run's) when the file has it, else in the file's only tree.
+
+    The tree is found as every reader finds it
+    (:func:`heplearn.data.readers.root.find_tree`): a tree that is not there, or a file of
+    several trees, is an InputError naming the file and listing its trees.
+    """
+    if tree is not None or default_tree is None:
         return open_source(path, "auto", tree)
+    try:
+        return open_source(path, "auto", default_tree)
     except InputError:
-        if tree is None:
-            raise
-        return open_source(path, "auto", None)  # the spec's tree name is only a default
+        return open_source(path, "auto", None)  # the run's tree name is only a default
 
 
 def _latent_branches(embeddings: np.ndarray | None) -> dict[str, np.ndarray]:

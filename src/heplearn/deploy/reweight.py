@@ -117,8 +117,7 @@ def reweight_files(
     require_binary(run)
     weights_from_scores(np.zeros(0), clip)  # checks the clip before any work
     config = run.config()
-    default_tree = tree or config.data.sources[0].tree
-    sources = [open_events(Path(path), default_tree) for path in files]
+    sources = [open_events(Path(path), tree, config.data.sources[0].tree) for path in files]
     if not sources:
         raise InputError("no files to reweight; give at least one ROOT file of the source kind")
     _require_branches(run, sources, ChunkProcessor(config.model_data(), config.seed).input_branches)
