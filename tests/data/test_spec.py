@@ -3,6 +3,7 @@
 import pytest
 
 from heplearn.config import parse_spec
+from heplearn.data.readers import FORMATS
 from heplearn.data.spec import DatasetSpec, load_dataset_spec
 from heplearn.errors import ConfigError
 
@@ -86,3 +87,17 @@ def test_unreadable_yaml_names_the_file(tmp_path):
         load_dataset_spec(path)
     with pytest.raises(ConfigError, match="cannot read"):
         load_dataset_spec(tmp_path / "missing.yaml")
+
+
+def test_a_source_format_is_one_the_readers_register():
+    public = {**MINIMAL, "sources": [{**MINIMAL["sources"][0], "format": "jetclass"}]}
+    assert parse_spec(DatasetSpec, public).sources[0].format == "jetclass"
+    misspelt = {**MINIMAL, "sources": [{**MINIMAL["sources"][0], "format": "jetclas"}]}
+    allowed = ", ".join(FORMATS)
+    with pytest.raises(ConfigError) as error:
+        parse_spec(DatasetSpec, misspelt, prefix="data.")
+    assert str(error.value) == (
+        "data.sources.0.format: unknown format 'jetclas' (did you mean 'jetclass'?); "
+        f"choose one of {allowed}"
+    )
+    assert allowed == "auto, root, parquet, hdf5, top-landscape, jetclass, hls4ml-images"
