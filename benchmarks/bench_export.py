@@ -142,7 +142,7 @@ def _rows(
         run.load_model(),
         schema,
         config.model_data(),
-        run.preprocessing().standardisation,
+        run.preprocessing().scaling(),
         run.task(),
     ).eval()
     names = graph_input_names(schema)

@@ -60,12 +60,12 @@ def _draw_rate(run: Any, count: int) -> float:
     """Jets per second of the flow alone, best of :data:`REPEATS` draws."""
     import numpy as np
 
-    from heplearn.sampling import Sampler, to_standardised
+    from heplearn.sampling import Sampler
 
     sampler = Sampler(run)
     physical = sampler.conditions_in_ranges(count, {"jet_pt": PT_RANGE}, seed=1)
     conditions = {
-        name: to_standardised(sampler.preprocessing, name, values)
+        name: sampler.preprocessing.standardise_input(name, values, np.float64)
         for name, values in physical.items()
     }
     sampler.draw(min(count, 1000), {k: v[:1000] for k, v in conditions.items()})  # warm-up
