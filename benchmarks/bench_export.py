@@ -27,8 +27,9 @@ import uproot
 
 from benchmarks.report import Section
 from heplearn.data.dataset import load_dataset
-from heplearn.deploy.export import ScoringModel, export_onnx, graph_input_names
+from heplearn.deploy.export import ScoringModel, export_onnx
 from heplearn.models.registry import select_inputs
+from heplearn.models.schema import batch_keys
 from heplearn.run_directory import RunDirectory
 from heplearn.training.fit import train
 
@@ -145,7 +146,7 @@ def _rows(
         run.preprocessing().scaling(),
         run.task(),
     ).eval()
-    names = graph_input_names(schema)
+    names = batch_keys(schema)
     jets = _raw_test_jets(run, n_jets)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads

@@ -24,6 +24,7 @@ import awkward as ak
 import numpy as np
 import torch
 
+from heplearn.data.batch import mask_key
 from heplearn.data.dataset import load_dataset
 from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.io import write_tree
@@ -295,7 +296,7 @@ def event_branches(
             names.append(safe_branch_name(name))
             values.append(physical)
         else:
-            mask = np.asarray(drawn[f"{name}_mask"], bool)
+            mask = np.asarray(drawn[mask_key(name)], bool)
             counts = mask.sum(axis=1)
             for index, column in enumerate(info.columns):
                 names.append(f"{safe_branch_name(name)}_{safe_branch_name(column)}")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from heplearn.data.batch import batch_arrays
 from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Processed
 from heplearn.data.readers import SourceFile, expand_files, open_source, read_columns
@@ -32,11 +33,7 @@ class Dataset:
     def arrays(self, split: str) -> dict[str, np.ndarray]:
         """The batch dictionary of one split: inputs, ``<input>_mask``, label, weight."""
         selected = self.events.take(self.events.split == SPLIT_NAMES.index(split))
-        arrays = dict(selected.inputs)
-        arrays.update({f"{name}_mask": mask for name, mask in selected.masks.items()})
-        arrays["label"] = selected.label
-        arrays["weight"] = selected.weight
-        return arrays
+        return batch_arrays(selected.inputs, selected.masks, selected.label, selected.weight)
 
     def summary(self) -> list[dict[str, object]]:
         """Events and sum of weights per class and split (rows for reports)."""

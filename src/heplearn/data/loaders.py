@@ -14,15 +14,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from heplearn.data.batch import LABEL, Batch, batch_arrays, mask_key
 from heplearn.data.dataset import spec_files
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
-from heplearn.data.processing import ChunkProcessor, Columns, Processed
+from heplearn.data.processing import ChunkProcessor, Columns
 from heplearn.data.readers import SourceFile, cluster_starts, read_ranges
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import ConfigError
-
-Batch = dict[str, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -226,7 +225,8 @@ class StreamingDataset(IterableDataset):
                 out=buffer.free_rows(particles, chunk.entry_stop - chunk.entry_start),
             )
             del columns
-            buffer.add(_batch_arrays(events, self.preprocessing.event_weights(self.spec, events)))
+            weight = self.preprocessing.event_weights(self.spec, events)
+            buffer.add(batch_arrays(events.inputs, events.masks, events.label, weight))
             del events
             if buffer.size >= threshold:
                 order = self._order(buffer.size, rng)
@@ -249,15 +249,6 @@ def _read_chunks(chunks: list[Chunk], names: set[str]) -> Iterator[tuple[Chunk, 
         yield from zip(of_file, read_ranges(of_file[0].source, names, ranges), strict=True)
 
 
-def _batch_arrays(events: Processed, weight: np.ndarray) -> dict[str, np.ndarray]:
-    """The arrays of a batch dictionary, for all the events."""
-    arrays: dict[str, np.ndarray] = dict(events.inputs)
-    arrays.update({f"{name}_mask": mask for name, mask in events.masks.items()})
-    arrays["label"] = events.label
-    arrays["weight"] = weight
-    return arrays
-
-
 class _EventBuffer:
     """Events waiting to be shuffled into batches, in arrays allocated once.
 
@@ -272,7 +263,7 @@ class _EventBuffer:
 
     def add(self, arrays: dict[str, np.ndarray]) -> None:
         """Append events (one array per batch key, aligned)."""
-        count = len(arrays["label"])
+        count = len(arrays[LABEL])
         if not self.arrays or self.size + count > self.capacity:
             self.capacity = max(self.capacity, self.size + count)
             self.arrays = {
@@ -294,7 +285,7 @@ class _EventBuffer:
             return None
         rows = slice(self.size, self.capacity)
         arrays = self.arrays
-        return {name: (arrays[name][rows], arrays[f"{name}_mask"][rows]) for name in names}
+        return {name: (arrays[name][rows], arrays[mask_key(name)][rows]) for name in names}
 
     def batches(self, order: np.ndarray, batch_size: int) -> Iterator[Batch]:
         """Batches of the buffered events in ``order``."""

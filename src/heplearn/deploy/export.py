@@ -49,6 +49,7 @@ try:  # the heplearn[export] extra
     from google.protobuf.message import DecodeError
 except ModuleNotFoundError as _missing:
     raise missing_extra(_missing.name or "onnx", "export", "the ONNX export") from None
+from heplearn.data.batch import Batch, batch_arrays, contiguous, mask_key
 from heplearn.data.dataset import load_dataset
 from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.spec import DatasetSpec, ParticlesInput
@@ -56,7 +57,7 @@ from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import ConfigError, HeplearnError, InputError, OutputError
 from heplearn.files import atomic_path
 from heplearn.models.registry import model_family, select_inputs
-from heplearn.models.schema import InputSchema
+from heplearn.models.schema import InputSchema, batch_keys
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 from heplearn.versions import package_versions
@@ -142,7 +143,7 @@ class ExportReport:
 class ScoringModel(nn.Module):
     """A network with the run's standardisation before it and the task's scores after it.
 
-    ``forward`` takes the inputs positionally in the order of :func:`graph_input_names`
+    ``forward`` takes the inputs positionally in the order of :func:`batch_keys`
     (each input raw, ``<name>_mask`` after each particles input) and returns
     ``(scores, logits)`` for classification, ``(scores,)`` for one value per event.
 
@@ -173,7 +174,7 @@ class ScoringModel(nn.Module):
         self.model = model
         self.schema = dict(schema)
         self.task = task
-        self.names = graph_input_names(schema)
+        self.names = batch_keys(schema)
         self.pad_values = {name: pad_value(spec, name) for name in schema}
         self.standardised = [name for name in schema if name in scaling]
         for index, name in enumerate(self.standardised):
@@ -181,14 +182,14 @@ class ScoringModel(nn.Module):
             self.register_buffer(f"mean_{index}", torch.from_numpy(mean.copy()))
             self.register_buffer(f"std_{index}", torch.from_numpy(std.copy()))
 
-    def standardise(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    def standardise(self, batch: Batch) -> Batch:
         """The batch with standardised inputs, as ``Preprocessing.standardise`` makes them
         (the same arithmetic written in torch, so that it goes into the graph)."""
         batch = dict(batch)
         for index, name in enumerate(self.standardised):
             scaled = (batch[name] - getattr(self, f"mean_{index}")) / getattr(self, f"std_{index}")
             if self.schema[name].kind == "particles":
-                real = batch[f"{name}_mask"].unsqueeze(-1)
+                real = batch[mask_key(name)].unsqueeze(-1)
                 scaled = torch.where(real, scaled, self.pad_values[name])
             batch[name] = scaled
         return batch
@@ -205,16 +206,6 @@ class ScoringModel(nn.Module):
         """Scores (and logits) from the raw inputs and masks, in graph order."""
         batch = dict(zip(self.names, tensors, strict=True))
         return self.outputs(self.model(self.standardise(batch)))
-
-
-def graph_input_names(schema: InputSchema) -> list[str]:
-    """The graph's inputs in order: every input, ``<name>_mask`` after each particles input."""
-    names = []
-    for name, info in schema.items():
-        names.append(name)
-        if info.kind == "particles":
-            names.append(f"{name}_mask")
-    return names
 
 
 def output_names(task: Task) -> list[str]:
@@ -292,7 +283,7 @@ def export_onnx(
     preprocessing = run.preprocessing()
     scoring = ScoringModel(model, schema, spec, preprocessing.scaling(), task).eval()
     proto, dynamic_particles, shapes = _export(scoring, schema, opset)
-    names, outputs = graph_input_names(schema), output_names(task)
+    names, outputs = batch_keys(schema), output_names(task)
     opset_used = next(
         entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")
     )
@@ -413,7 +404,7 @@ def export_metadata(
         if input_info.kind == "particles":
             length = input_info.shape[0]
             entry |= {
-                "mask": f"{name}_mask",
+                "mask": mask_key(name),
                 "pad_value": pad_value(spec, name),
                 "length": length,
                 "dynamic_length": bool(dynamic_particles),
@@ -422,10 +413,10 @@ def export_metadata(
         if input_info.kind == "particles":
             inputs.append(
                 {
-                    "name": f"{name}_mask",
+                    "name": mask_key(name),
                     "kind": "mask",
                     "dtype": "bool",
-                    "shape": shapes[f"{name}_mask"],
+                    "shape": shapes[mask_key(name)],
                     "of": name,
                     "meaning": "true for real particles, false for padding",
                 }
@@ -607,7 +598,7 @@ def _name_axes(
     dict
         The declared shape of every graph input.
     """
-    masks = {f"{name}_mask": name for name, info in schema.items() if info.kind == "particles"}
+    masks = {mask_key(name): name for name, info in schema.items() if info.kind == "particles"}
     renames: dict[str, str] = {}
     shapes: dict[str, list[int | str]] = {}
     for value in proto.graph.input:
@@ -688,21 +679,9 @@ def _test_events(
     if limit is not None:
         events = events.take(slice(0, limit))
     standardised = preprocessing.apply(spec, events)
-    return _batch_arrays(events.inputs, events.masks), _batch_arrays(
-        standardised.inputs, standardised.masks
+    return contiguous(batch_arrays(events.inputs, events.masks)), contiguous(
+        batch_arrays(standardised.inputs, standardised.masks)
     )
-
-
-def _batch_arrays(
-    inputs: dict[str, np.ndarray], masks: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    arrays = {
-        name: np.ascontiguousarray(values, dtype=np.float32) for name, values in inputs.items()
-    }
-    arrays |= {
-        f"{name}_mask": np.ascontiguousarray(mask, dtype=bool) for name, mask in masks.items()
-    }
-    return arrays
 
 
 def _in_batches(arrays: dict[str, np.ndarray], batch: int) -> Iterator[dict[str, np.ndarray]]:
@@ -749,15 +728,15 @@ def _resized(
     for name, info in schema.items():
         if info.kind != "particles":
             continue
-        values, mask = arrays[name], arrays[f"{name}_mask"]
+        values, mask = arrays[name], arrays[mask_key(name)]
         current, wanted = values.shape[1], length(values.shape[1])
         if wanted <= current:
-            resized[name], resized[f"{name}_mask"] = values[:, :wanted], mask[:, :wanted]
+            resized[name], resized[mask_key(name)] = values[:, :wanted], mask[:, :wanted]
             continue
         shape = (len(values), wanted - current)
         padding = np.full((*shape, values.shape[2]), pad_value(spec, name), np.float32)
         resized[name] = np.concatenate([values, padding], axis=1)
-        resized[f"{name}_mask"] = np.concatenate([mask, np.zeros(shape, bool)], axis=1)
+        resized[mask_key(name)] = np.concatenate([mask, np.zeros(shape, bool)], axis=1)
     return resized
 
 

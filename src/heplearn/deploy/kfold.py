@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from heplearn.data.batch import batch_arrays
 from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.readers import SourceFile, expand_files
 from heplearn.data.spec import DatasetSpec
@@ -91,8 +92,7 @@ class FoldScoring:
             fold_masks = {name: values[chosen] for name, values in masks.items()}
             fold_inputs = {name: values[chosen] for name, values in inputs.items()}
             prepared = preprocessing.standardise(spec, fold_inputs, fold_masks)
-            prepared.update({f"{name}_mask": mask for name, mask in fold_masks.items()})
-            arrays.append(prepared)
+            arrays.append(batch_arrays(prepared, fold_masks))
         return FoldChunk(folds, arrays)
 
     def scored(

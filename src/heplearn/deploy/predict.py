@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from heplearn.data.batch import batch_arrays
 from heplearn.data.prefetch import prefetched
 from heplearn.data.processing import ChunkProcessor
 from heplearn.data.readers import (
@@ -205,8 +206,9 @@ class FilePredictor:
             if self.folds is not None:
                 arrays = self.folds.prepare(self.spec, source, start, columns, inputs, masks)
             else:
-                arrays = self.preprocessing.standardise(self.spec, inputs, masks)
-                arrays.update({f"{name}_mask": mask for name, mask in masks.items()})
+                arrays = batch_arrays(
+                    self.preprocessing.standardise(self.spec, inputs, masks), masks
+                )
             yield {name: columns[name] for name in self.settings.keep}, arrays
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from heplearn.data.batch import mask_key
 from heplearn.data.dataset import Dataset
 from heplearn.evaluation import metrics as weighted
 from heplearn.evaluation.gallery import class_average_figure
@@ -224,8 +225,8 @@ def evaluate_generative(
             continue
         generated = sampler.physical(name, drawn[name])
         if info.kind == "particles":
-            real = real * test[f"{name}_mask"][..., np.newaxis]
-            generated = generated * drawn[f"{name}_mask"][..., np.newaxis]
+            real = real * test[mask_key(name)][..., np.newaxis]
+            generated = generated * drawn[mask_key(name)][..., np.newaxis]
         comparison.add_rows(real, generated)
         if info.kind == "tabular":
             _compare_tabular(comparison, info, real, generated)

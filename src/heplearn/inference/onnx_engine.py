@@ -4,6 +4,7 @@ from typing import Any
 
 import numpy as np
 
+from heplearn.data.batch import contiguous
 from heplearn.errors import ConfigError, OutputError
 from heplearn.extras import require
 from heplearn.run_directory import RunDirectory
@@ -56,11 +57,7 @@ class OnnxEngine:
 
     def scores(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """The ``scores`` output for one batch of standardised inputs and masks."""
-        feed: dict[str, np.ndarray] = {}
-        for name in self.input_names:
-            dtype = np.bool_ if name.endswith("_mask") else np.float32
-            feed[name] = np.ascontiguousarray(batch[name], dtype=dtype)
-        result: np.ndarray = self.session.run(["scores"], feed)[0]
+        result: np.ndarray = self.session.run(["scores"], contiguous(batch, self.input_names))[0]
         return result
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from heplearn.data.batch import Batch, mask_key
 from heplearn.inference.devices import available_cores, scoring_device
 from heplearn.inference.memory import (
     MAX_BATCH,
@@ -20,6 +21,7 @@ from heplearn.inference.onnx_engine import OnnxEngine, require_cpu
 from heplearn.inference.options import ScoringOptions
 from heplearn.models.base import Embeds
 from heplearn.models.registry import model_family
+from heplearn.models.schema import batch_keys
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 
@@ -74,12 +76,7 @@ class Scorer:
     @property
     def input_names(self) -> list[str]:
         """Keys of the arrays the model needs: its inputs and the masks of particle inputs."""
-        names = []
-        for name, info in self.schema.items():
-            names.append(name)
-            if info.kind == "particles":
-                names.append(f"{name}_mask")
-        return names
+        return batch_keys(self.schema)
 
     @property
     def batch_size(self) -> int:
@@ -147,7 +144,7 @@ class Scorer:
             return np.zeros(empty_shape, np.float32)
         return np.concatenate(parts)
 
-    def _torch(self, function: Callable[[dict[str, torch.Tensor]], torch.Tensor]) -> BatchFunction:
+    def _torch(self, function: Callable[[Batch], torch.Tensor]) -> BatchFunction:
         """``function`` on a batch of arrays moved to the device, as float32 numpy."""
 
         def run(batch: dict[str, np.ndarray]) -> np.ndarray:
@@ -174,11 +171,11 @@ class Scorer:
     def _probe(self, events: int) -> None:
         """One forward pass on ``events`` worst-case events (every particle real)."""
         generator = torch.Generator().manual_seed(0)
-        batch: dict[str, torch.Tensor] = {}
+        batch: Batch = {}
         for name, info in self.schema.items():
             batch[name] = torch.randn((events, *info.shape), generator=generator).to(self.device)
             if info.kind == "particles":
-                batch[f"{name}_mask"] = torch.ones(
+                batch[mask_key(name)] = torch.ones(
                     (events, info.shape[0]), dtype=torch.bool, device=self.device
                 )
         with torch.inference_mode(), self._autocast():

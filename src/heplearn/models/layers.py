@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from heplearn.data.batch import mask_key
 from heplearn.errors import ConfigError
 from heplearn.models.schema import InputInfo, InputKind, InputSchema
 
@@ -198,7 +199,7 @@ def particles_and_mask(inputs: dict[str, Tensor], name: str) -> tuple[Tensor, Te
     KeyError
         When the batch lacks the input or its ``<name>_mask``.
     """
-    mask = inputs[f"{name}_mask"].to(torch.bool)
+    mask = inputs[mask_key(name)].to(torch.bool)
     particles = torch.where(mask.unsqueeze(-1), inputs[name], 0.0)
     return particles, mask
 

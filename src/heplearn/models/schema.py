@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Literal
 
+from heplearn.data.batch import mask_key
 from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput
 
 InputKind = Literal["tabular", "particles", "image"]
@@ -57,6 +58,17 @@ class InputInfo:
 
 
 InputSchema = dict[str, InputInfo]
+
+
+def batch_keys(schema: InputSchema) -> list[str]:
+    """The batch keys a model reads, in order: every input, ``<name>_mask`` after each
+    particles input (also the inputs of the exported ONNX graph)."""
+    keys = []
+    for name, info in schema.items():
+        keys.append(name)
+        if info.kind == "particles":
+            keys.append(mask_key(name))
+    return keys
 
 
 def input_schema(spec: DatasetSpec) -> InputSchema:

@@ -9,14 +9,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from heplearn.data.batch import Batch
 from heplearn.errors import HeplearnError
 from heplearn.models.base import LearnsInputs
 from heplearn.roc import auc, roc_curve
 from heplearn.training.config import TrainingConfig
 from heplearn.training.task import Task, weighted_mean
-
-Batch = dict[str, torch.Tensor]
-
 
 # The logger writes the step metrics every this many steps (Trainer's log_every_n_steps).
 LOG_EVERY_N_STEPS = 50

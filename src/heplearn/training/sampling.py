@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from heplearn.data.batch import Batch
+
 
 class EpochSampler(Sampler[int]):
     """Indices of one rank's share of the events, in an order fixed by (seed, epoch).
@@ -99,7 +101,7 @@ class EpochBatches:
     def __len__(self) -> int:
         return -(-len(self.sampler) // self.batch_size)
 
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+    def __iter__(self) -> Iterator[Batch]:
         order = self.sampler.indices()
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
