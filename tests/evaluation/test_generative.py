@@ -51,7 +51,7 @@ def test_evaluate_compares_generated_with_test_jets(flow_run):
     assert {"generated_jet.png", "generated_jet.pdf"} <= plots
     report = (flow_run.path / "report.html").read_text()
     assert format_number(two_sample["auc"], two_sample["auc_uncertainty"]) in report
-    assert "two_sample / auc" in report
+    assert "Two-sample classifier: AUC" in report
     assert report.count("data:image/png;base64,") >= 2  # training curves and histograms
 
 

@@ -85,6 +85,9 @@ def metric_name(path: Sequence[str]) -> str | None:
     if head == "one_vs_rest" and len(rest) >= 2:
         inner = metric_name(rest[1:])
         return None if inner is None else f"{inner}, {rest[0]} vs rest"
+    if head == "two_sample" and rest:
+        inner = metric_name(rest)
+        return None if inner is None else f"Two-sample classifier: {inner}"
     if head == "events" and len(rest) == 1:
         return f"Events, {_SPLITS.get(rest[0], rest[0])} split"
     if head == "rejection" and len(rest) == 1:
