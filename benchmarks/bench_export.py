@@ -27,7 +27,8 @@ import uproot
 
 from benchmarks.report import Section
 from heplearn.data.dataset import load_dataset
-from heplearn.deploy.export import ScoringModel, export_onnx
+from heplearn.deploy.export import export_onnx
+from heplearn.inference.onnx_graph import ScoringModel
 from heplearn.models.registry import select_inputs
 from heplearn.models.schema import batch_keys
 from heplearn.run_directory import RunDirectory

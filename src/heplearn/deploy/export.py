@@ -26,9 +26,7 @@ What to feed is written twice: as JSON in the model's ``metadata_props`` (key
 
 import dataclasses
 import json
-import logging
 import math
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 import heplearn
 from heplearn.extras import missing_extra
@@ -49,13 +47,21 @@ try:  # the heplearn[export] extra
     from google.protobuf.message import DecodeError
 except ModuleNotFoundError as _missing:
     raise missing_extra(_missing.name or "onnx", "export", "the ONNX export") from None
-from heplearn.data.batch import Batch, batch_arrays, contiguous, mask_key
+from heplearn.data.batch import batch_arrays, contiguous, mask_key
 from heplearn.data.dataset import load_dataset
 from heplearn.data.preprocessing import Preprocessing
-from heplearn.data.spec import DatasetSpec, ParticlesInput
+from heplearn.data.spec import DatasetSpec
 from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import ConfigError, HeplearnError, InputError, OutputError
 from heplearn.files import atomic_path
+from heplearn.inference.onnx_graph import (
+    BATCH_AXIS,
+    MIN_OPSET,
+    ScoringModel,
+    export_graph,
+    output_names,
+    pad_value,
+)
 from heplearn.models.registry import model_family, select_inputs
 from heplearn.models.schema import InputSchema, batch_keys
 from heplearn.run_directory import RunDirectory
@@ -70,17 +76,6 @@ TOLERANCE = 1e-5
 CHECK_EVENTS = 10_000
 CHECK_BATCH = 256
 AXES_CHECK_EVENTS = 128
-BATCH_AXIS = "batch"
-# torch.onnx's operator library is written for opset 18; it converts down to older opsets
-# with the ONNX version converter, which breaks some graphs (ParT's at 17)
-MIN_OPSET = 18
-
-# torch.export (inside the exporter) pickles pytree specs, which trips torch 2.13's own
-# deprecation of `isinstance(treespec, LeafSpec)`; nothing a user can change.
-_EXPORT_WARNINGS = (r".*isinstance\(treespec, LeafSpec\).*",)
-# The exporter's registry logs a warning per torchvision operator when torchvision is not
-# installed; our models use none of them.
-_QUIET_LOGGERS = ("torch.onnx._internal.exporter._registration",)
 
 
 @dataclass(frozen=True)
@@ -138,85 +133,6 @@ class ExportReport:
                 f"max |Δ score| = {self.max_abs_difference:.2e}"
             )
         return "\n".join(lines)
-
-
-class ScoringModel(nn.Module):
-    """A network with the run's standardisation before it and the task's scores after it.
-
-    ``forward`` takes the inputs positionally in the order of :func:`batch_keys`
-    (each input raw, ``<name>_mask`` after each particles input) and returns
-    ``(scores, logits)`` for classification, ``(scores,)`` for one value per event.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        The trained network (``model(batch) -> (batch, n_outputs)``).
-    schema : InputSchema
-        The inputs the network reads, in order.
-    spec : DatasetSpec
-        The run's dataset spec (pad values of the particles inputs).
-    scaling : dict
-        ``{input: (mean, std)}``, the float32 arrays of the run's
-        :meth:`Preprocessing.scaling <heplearn.data.preprocessing.Preprocessing.scaling>`.
-    task : Task
-        The learning task (which output function applies).
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        schema: InputSchema,
-        spec: DatasetSpec,
-        scaling: dict[str, tuple[np.ndarray, np.ndarray]],
-        task: Task,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.schema = dict(schema)
-        self.task = task
-        self.names = batch_keys(schema)
-        self.pad_values = {name: pad_value(spec, name) for name in schema}
-        self.standardised = [name for name in schema if name in scaling]
-        for index, name in enumerate(self.standardised):
-            mean, std = scaling[name]  # float32: the roundings of Preprocessing.standardise
-            self.register_buffer(f"mean_{index}", torch.from_numpy(mean.copy()))
-            self.register_buffer(f"std_{index}", torch.from_numpy(std.copy()))
-
-    def standardise(self, batch: Batch) -> Batch:
-        """The batch with standardised inputs, as ``Preprocessing.standardise`` makes them
-        (the same arithmetic written in torch, so that it goes into the graph)."""
-        batch = dict(batch)
-        for index, name in enumerate(self.standardised):
-            scaled = (batch[name] - getattr(self, f"mean_{index}")) / getattr(self, f"std_{index}")
-            if self.schema[name].kind == "particles":
-                real = batch[mask_key(name)].unsqueeze(-1)
-                scaled = torch.where(real, scaled, self.pad_values[name])
-            batch[name] = scaled
-        return batch
-
-    def outputs(self, raw_outputs: Tensor) -> tuple[Tensor, ...]:
-        """``(scores, logits)`` (classification) or ``(scores,)`` from the network's outputs."""
-        scores = self.task.scores(raw_outputs)
-        if self.task.scores_values:
-            return (scores,)
-        logits = raw_outputs[:, 0] if self.task.kind == "binary" else raw_outputs
-        return scores, logits
-
-    def forward(self, *tensors: Tensor) -> tuple[Tensor, ...]:
-        """Scores (and logits) from the raw inputs and masks, in graph order."""
-        batch = dict(zip(self.names, tensors, strict=True))
-        return self.outputs(self.model(self.standardise(batch)))
-
-
-def output_names(task: Task) -> list[str]:
-    """``["scores", "logits"]`` for classification, ``["scores"]`` for one value per event."""
-    return ["scores"] if task.scores_values else ["scores", "logits"]
-
-
-def pad_value(spec: DatasetSpec, name: str) -> float:
-    """The pad value of a particles input (0 for other kinds)."""
-    definition = spec.inputs[name]
-    return definition.pad_value if isinstance(definition, ParticlesInput) else 0.0
 
 
 def export_onnx(
@@ -282,7 +198,7 @@ def export_onnx(
     spec = config.model_data()
     preprocessing = run.preprocessing()
     scoring = ScoringModel(model, schema, spec, preprocessing.scaling(), task).eval()
-    proto, dynamic_particles, shapes = _export(scoring, schema, opset)
+    proto, dynamic_particles, shapes = export_graph(scoring, schema, opset)
     names, outputs = batch_keys(schema), output_names(task)
     opset_used = next(
         entry.version for entry in proto.opset_import if entry.domain in ("", "ai.onnx")
@@ -325,33 +241,6 @@ def export_onnx(
         max_abs_difference_logits=comparison.logits if check and not task.scores_values else None,
         lengths_checked=tuple(comparison.lengths),
     )
-
-
-def scoring_graph(run: RunDirectory) -> onnx.ModelProto:
-    """The run's network and output function as ONNX, fed *standardised* inputs.
-
-    This is the graph of the ONNX Runtime engine of ``predict`` and ``evaluate``
-    (:mod:`heplearn.inference.onnx_engine`): the data layer standardises, as it does for
-    the PyTorch engine, so both engines see the same arrays. Its outputs are those of
-    :func:`export_onnx`.
-
-    Raises
-    ------
-    InputError
-        For a scikit-learn estimator (no ONNX graph).
-    OutputError
-        When torch.onnx cannot export the model (one line saying why).
-    """
-    config = run.config()
-    if model_family(config.model.name).estimator:
-        raise InputError(
-            f"{run.path} holds a {config.model.name!r} model, a scikit-learn estimator, which "
-            "has no ONNX graph; score it with --engine torch"
-        )
-    schema = select_inputs(config.model, run.schema())
-    scoring = ScoringModel(run.load_model(), schema, config.model_data(), {}, run.task()).eval()
-    proto, _, _ = _export(scoring, schema, None)
-    return proto
 
 
 def read_metadata(path: Path | str) -> dict[str, Any]:
@@ -474,157 +363,6 @@ def _writing(path: Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise OutputError(f"cannot write {path}: {error.strerror or error}") from None
-
-
-@contextmanager
-def _quiet_exporter() -> Iterator[None]:
-    """Silence the exporter's known, harmless warnings and log lines (see the constants)."""
-    loggers = [logging.getLogger(name) for name in _QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    with warnings.catch_warnings():
-        for message in _EXPORT_WARNINGS:
-            warnings.filterwarnings("ignore", message=message)
-        for logger in loggers:
-            logger.setLevel(logging.ERROR)
-        try:
-            yield
-        finally:
-            for logger, level in zip(loggers, levels, strict=True):
-                logger.setLevel(level)
-
-
-def _example_inputs(schema: InputSchema) -> tuple[Tensor, ...]:
-    """Random inputs of the training shapes; the batch size differs from every length."""
-    lengths = {info.shape[0] for info in schema.values() if info.kind == "particles"}
-    batch = next(size for size in range(2, 1000) if size not in lengths)
-    generator = torch.Generator().manual_seed(0)
-    tensors: list[Tensor] = []
-    for info in schema.values():
-        tensors.append(torch.randn((batch, *info.shape), generator=generator))
-        if info.kind == "particles":
-            length = info.shape[0]
-            real = torch.arange(length).unsqueeze(0) < torch.arange(
-                length, length - batch, -1
-            ).clamp(min=1).unsqueeze(1)
-            tensors.append(real)
-    return tuple(tensors)
-
-
-def _dynamic_shapes(schema: InputSchema) -> tuple[tuple[dict[int, Any], ...]]:
-    """Batch and particle axes as ``Dim.AUTO``, one entry per positional input."""
-    auto = torch.export.Dim.AUTO
-    shapes: list[dict[int, Any]] = []
-    for info in schema.values():
-        if info.kind == "particles":
-            shapes += [{0: auto, 1: auto}, {0: auto, 1: auto}]
-        else:
-            shapes.append({0: auto})
-    return (tuple(shapes),)  # one entry: forward takes the tensors as *args
-
-
-def _export_program(scoring: ScoringModel, schema: InputSchema, opset: int | None) -> Any:
-    with _quiet_exporter(), torch.no_grad():
-        try:
-            return torch.onnx.export(
-                scoring,
-                _example_inputs(schema),
-                dynamo=True,
-                input_names=scoring.names,
-                output_names=output_names(scoring.task),
-                dynamic_shapes=_dynamic_shapes(schema),
-                opset_version=opset,
-                verbose=False,
-            )
-        except Exception as error:  # the exporter's errors are long; keep their summary
-            summary = str(error).split("## Exception summary", 1)[-1].strip().splitlines()
-            reason = next((line for line in summary if line.strip()), type(error).__name__)
-            raise OutputError(
-                f"torch.onnx could not export model {scoring.model.__class__.__name__}: "
-                f"{reason}. This is a limitation of the model or of torch.onnx "
-                f"{torch.__version__}; report it with the run's config.yaml"
-            ) from error
-
-
-def _axis_is_dynamic(program: Any, position: int, axis: int) -> bool:
-    """Whether the exported program kept an input axis symbolic with a range of sizes."""
-    exported = program.exported_program
-    placeholders = {node.name: node for node in exported.graph.nodes if node.op == "placeholder"}
-    value = placeholders[exported.graph_signature.user_inputs[position]].meta["val"]
-    size = value.shape[axis]
-    if isinstance(size, int):
-        return False
-    bounds = exported.range_constraints.get(size.node.expr)
-    return bounds is None or bounds.lower != bounds.upper
-
-
-def _export(
-    scoring: ScoringModel, schema: InputSchema, opset: int | None
-) -> tuple[onnx.ModelProto, bool | None, dict[str, list[int | str]]]:
-    """The ONNX model, whether its particle axis is dynamic (``None``: no particles) and
-    the shapes its inputs declare.
-
-    Every axis is exported as ``Dim.AUTO``: torch.export keeps an axis symbolic where the
-    model allows it and pins it to the example's size otherwise (ParT's pair indices pin
-    the particle axis). A pinned axis is still symbolic in the ONNX graph, which then
-    computes wrong numbers for other sizes; :func:`_name_axes` declares it static, so
-    that ONNX Runtime rejects other lengths.
-    """
-    positions = {name: index for index, name in enumerate(scoring.names)}
-    particles = [name for name, info in schema.items() if info.kind == "particles"]
-    program = _export_program(scoring, schema, opset)
-    for name in scoring.names:
-        if not _axis_is_dynamic(program, positions[name], 0):
-            raise OutputError(
-                f"torch.onnx pinned the batch axis of input {name!r}; the model cannot be "
-                "exported with a dynamic batch size"
-            )
-    dynamic = None
-    if particles:
-        dynamic = all(_axis_is_dynamic(program, positions[name], 1) for name in particles)
-    proto: onnx.ModelProto = program.model_proto
-    return proto, dynamic, _name_axes(proto, schema, dynamic)
-
-
-def _name_axes(
-    proto: onnx.ModelProto, schema: InputSchema, dynamic_particles: bool | None
-) -> dict[str, list[int | str]]:
-    """Name the symbolic axes ``batch`` and ``particles`` (torch calls them ``s0``, ``s1``).
-
-    A particle axis that the export pinned gets its training length instead of a name.
-    Particles inputs whose axes torch found independent get ``<input>_particles``.
-
-    Returns
-    -------
-    dict
-        The declared shape of every graph input.
-    """
-    masks = {mask_key(name): name for name, info in schema.items() if info.kind == "particles"}
-    renames: dict[str, str] = {}
-    shapes: dict[str, list[int | str]] = {}
-    for value in proto.graph.input:
-        dims = value.type.tensor_type.shape.dim
-        if dims[0].dim_param:
-            renames.setdefault(dims[0].dim_param, BATCH_AXIS)
-            dims[0].dim_param = BATCH_AXIS
-        particles = masks.get(value.name, value.name)
-        if schema[particles].kind == "particles" and dims[1].dim_param:
-            if dynamic_particles:
-                if dims[1].dim_param not in renames:
-                    taken = "particles" in renames.values()
-                    renames[dims[1].dim_param] = f"{particles}_particles" if taken else "particles"
-                dims[1].dim_param = renames[dims[1].dim_param]
-            else:
-                dims[1].dim_value = schema[particles].shape[0]
-        shapes[value.name] = [dim.dim_param or dim.dim_value for dim in dims]
-    for value in [*proto.graph.output, *proto.graph.value_info]:
-        for dim in value.type.tensor_type.shape.dim:
-            if dim.dim_param in renames:
-                dim.dim_param = renames[dim.dim_param]
-    for value in proto.graph.output:
-        dims = value.type.tensor_type.shape.dim
-        if dims and dims[0].dim_param:
-            dims[0].dim_param = BATCH_AXIS
-    return shapes
 
 
 # ----------------------------------------------------------------------------- check

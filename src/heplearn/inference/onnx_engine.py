@@ -13,7 +13,7 @@ from heplearn.run_directory import RunDirectory
 class OnnxEngine:
     """Scores of a run computed by ONNX Runtime from the graph of its network.
 
-    The graph (:func:`heplearn.deploy.export.scoring_graph`) takes the standardised
+    The graph (:func:`heplearn.inference.onnx_graph.scoring_graph`) takes the standardised
     inputs the data layer makes, as the PyTorch engine does, and is built in memory
     when the engine is made (a few seconds for the graph networks).
 
@@ -35,8 +35,8 @@ class OnnxEngine:
     def __init__(self, run: RunDirectory, threads: int) -> None:
         onnxruntime = require("onnxruntime", "export", "--engine onnx")
 
-        # the graph is built by the deploy layer's exporter, imported only when asked for
-        from heplearn.deploy.export import scoring_graph
+        # needs heplearn[export] (onnx, onnxscript): imported only when asked for
+        from heplearn.inference.onnx_graph import scoring_graph
 
         proto = scoring_graph(run)
         options = onnxruntime.SessionOptions()
