@@ -167,6 +167,25 @@ def assert_one_line_error(result: Any, *fragments: str) -> None:
     assert "Traceback" not in result.output
 
 
+def assert_unreachable_scheduler_writes_nothing(*arguments: str, out: Path) -> None:
+    """``heplearn ARGUMENTS --out OUT --scheduler <a closed port>``: one error, nothing in OUT."""
+    from heplearn.cli import USER_ERROR_EXIT_CODE
+
+    address = "tcp://127.0.0.1:9"
+    result = run_heplearn(
+        *arguments,
+        "--out",
+        str(out),
+        "--scheduler",
+        address,
+        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
+    )
+    assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot reach the dask scheduler at '{address}'")
+    assert not out.exists()
+
+
 # A diffusion model small enough to train and sample in a second.
 TINY_DDPM = {
     "name": "ddpm",
@@ -186,3 +205,35 @@ def flow_config(sample_dir: Path, **training: Any) -> dict[str, Any]:
     config = run_config(sample_dir, {**model, "hidden": [32, 32]}, threads=1, **training)
     config["data"]["inputs"]["conditions"] = {"kind": "tabular", "columns": ["jet_pt"]}
     return config
+
+
+# The constituents' four-vectors, as LorentzNet and ParT take them (not standardised).
+FOUR_VECTORS = {
+    "kind": "particles",
+    "columns": ["part_px", "part_py", "part_pz", "part_energy"],
+    "length": 30,
+    "sort_by": "part_pt",
+}
+# One tiny network of each exportable kind (tabular, image, set, graph, transformer): one
+# epoch each; export and scoring do not care whether they learned much.
+EXPORTABLE_MODELS = {
+    "mlp": {"name": "mlp", "inputs": ["jet"], "widths": [16]},
+    "cnn": {"name": "cnn", "inputs": ["image", "mass"], "filters": [4], "dense": [8]},
+    "pfn": {"name": "pfn", "inputs": ["particles", "jet"], "phi": [16, 16], "f": [16]},
+    "particlenet-lite": {
+        "name": "particlenet-lite",
+        "inputs": ["particles"],
+        "convs": [[8], [8]],  # two blocks: the second searches neighbours in learned features
+        "fc": [8],
+        "k": 4,
+    },
+    "part-small": {
+        "name": "part-small",
+        "inputs": ["particles", "vectors"],
+        "vectors": "vectors",
+        "embed": [8],
+        "pair_embed": [8],
+        "heads": 2,
+        "particle_blocks": 1,
+    },
+}

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import uproot
 
-from helpers import run_heplearn
-from heplearn.cli import USER_ERROR_EXIT_CODE
+from helpers import assert_unreachable_scheduler_writes_nothing, run_heplearn
 from heplearn.data.shuffle import shuffle_files
 from heplearn.io import write_events
 
@@ -141,17 +140,4 @@ def test_an_unreachable_scheduler_writes_nothing(
     one_process: tuple[list[Path], list[dict]], tmp_path: Path
 ) -> None:
     inputs, _ = one_process
-    out = tmp_path / "out"
-    result = run_heplearn(
-        "shuffle",
-        *map(str, inputs),
-        "--out",
-        str(out),
-        "--scheduler",
-        "tcp://127.0.0.1:9",
-        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
-    )
-    assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'")
-    assert not out.exists()
+    assert_unreachable_scheduler_writes_nothing("shuffle", *map(str, inputs), out=tmp_path / "out")

@@ -10,6 +10,8 @@ import onnxruntime
 import pytest
 import torch
 
+from helpers import EXPORTABLE_MODELS as MODELS
+from helpers import FOUR_VECTORS as VECTORS
 from helpers import TINY_DDPM, flow_config, run_config, run_heplearn
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.data.dataset import load_dataset
@@ -19,34 +21,6 @@ from heplearn.errors import ConfigError, InputError, OutputError
 from heplearn.run_directory import RunDirectory
 from heplearn.training.fit import train
 
-VECTORS = {
-    "kind": "particles",
-    "columns": ["part_px", "part_py", "part_pz", "part_energy"],
-    "length": 30,
-    "sort_by": "part_pt",
-}
-# tiny networks, one epoch: the export does not care whether they learned much
-MODELS = {
-    "mlp": {"name": "mlp", "inputs": ["jet"], "widths": [16]},
-    "cnn": {"name": "cnn", "inputs": ["image", "mass"], "filters": [4], "dense": [8]},
-    "pfn": {"name": "pfn", "inputs": ["particles", "jet"], "phi": [16, 16], "f": [16]},
-    "particlenet-lite": {
-        "name": "particlenet-lite",
-        "inputs": ["particles"],
-        "convs": [[8], [8]],  # two blocks: the second searches neighbours in learned features
-        "fc": [8],
-        "k": 4,
-    },
-    "part-small": {
-        "name": "part-small",
-        "inputs": ["particles", "vectors"],
-        "vectors": "vectors",
-        "embed": [8],
-        "pair_embed": [],
-        "heads": 2,
-        "particle_blocks": 1,
-    },
-}
 PARTICLE_MODELS = ("pfn", "particlenet-lite", "part-small")
 
 

@@ -1,6 +1,5 @@
 """Scoring new files: friend trees in entry order, bounded chunks, atomic, clear errors."""
 
-import os
 import subprocess
 import sys
 
@@ -11,7 +10,12 @@ import uproot
 import yaml
 from sklearn.metrics import roc_auc_score
 
-from helpers import run_config, run_heplearn, split_into_files
+from helpers import (
+    assert_unreachable_scheduler_writes_nothing,
+    run_config,
+    run_heplearn,
+    split_into_files,
+)
 from heplearn.cli import USER_ERROR_EXIT_CODE
 from heplearn.deploy import predict as predict_module
 from heplearn.deploy.predict import FilePredictor, PredictSettings, predict_files
@@ -190,21 +194,9 @@ def test_two_dask_workers_write_the_same_files_as_one_process(top, mlp_run, tmp_
 
 
 def test_an_unreachable_scheduler_writes_nothing(top, mlp_run, tmp_path):
-    out = tmp_path / "out"
-    result = run_heplearn(
-        "predict",
-        str(mlp_run.path),
-        str(sample_file(top)),
-        "--out",
-        str(out),
-        "--scheduler",
-        "tcp://127.0.0.1:9",
-        env={**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"},
+    assert_unreachable_scheduler_writes_nothing(
+        "predict", str(mlp_run.path), str(sample_file(top)), out=tmp_path / "out"
     )
-    assert result.returncode == USER_ERROR_EXIT_CODE, result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'")
-    assert not out.exists()
 
 
 def test_the_tree_is_found_as_the_readers_find_it(top, mlp_run, tmp_path):

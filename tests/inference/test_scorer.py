@@ -6,6 +6,8 @@ import torch
 import uproot
 from typer.testing import CliRunner
 
+from helpers import EXPORTABLE_MODELS as MODELS
+from helpers import FOUR_VECTORS as VECTORS
 from helpers import assert_one_line_error, run_config
 from heplearn.cli import app
 from heplearn.deploy.predict import predict_files
@@ -16,34 +18,6 @@ from heplearn.inference.memory import MemoryCost, peak_bytes
 from heplearn.training.fit import train
 
 runner = CliRunner()
-VECTORS = {
-    "kind": "particles",
-    "columns": ["part_px", "part_py", "part_pz", "part_energy"],
-    "length": 30,
-    "sort_by": "part_pt",
-}
-# one tiny network of each exportable kind: tabular, image, set, graph, transformer
-MODELS = {
-    "mlp": {"name": "mlp", "inputs": ["jet"], "widths": [16]},
-    "cnn": {"name": "cnn", "inputs": ["image", "mass"], "filters": [4], "dense": [8]},
-    "pfn": {"name": "pfn", "inputs": ["particles", "jet"], "phi": [16, 16], "f": [16]},
-    "particlenet-lite": {
-        "name": "particlenet-lite",
-        "inputs": ["particles"],
-        "convs": [[8], [8]],
-        "fc": [8],
-        "k": 4,
-    },
-    "part-small": {
-        "name": "part-small",
-        "inputs": ["particles", "vectors"],
-        "vectors": "vectors",
-        "embed": [8],
-        "pair_embed": [8],
-        "heads": 2,
-        "particle_blocks": 1,
-    },
-}
 
 
 @pytest.fixture(scope="module")
