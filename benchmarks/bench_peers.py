@@ -332,19 +332,30 @@ def weaver_side(
 
 
 def physics(scores: np.ndarray, labels: np.ndarray) -> tuple[str, str]:
-    """AUC and 1/ε_B at ε_S = 0.3 with bootstrap uncertainties, and the background count."""
+    """AUC and 1/ε_B at ε_S = 0.3 with bootstrap uncertainties, and the background count.
+
+    A rejection resting on fewer than ten background jets is quoted as its 95 % CL lower
+    limit (``> N``), as heplearn's own tables do.
+    """
+    from heplearn.evaluation.limits import MIN_BACKGROUND_EVENTS, limit_text, passing_background
     from heplearn.evaluation.metrics import roc_curve, roc_summary, roc_summary_uncertainty
 
     is_signal = np.asarray(labels).astype(bool)
-    summary = roc_summary(roc_curve(scores, is_signal), [0.3])
+    roc = roc_curve(scores, is_signal)
+    summary = roc_summary(roc, [0.3])
     spread = roc_summary_uncertainty(scores, is_signal, None, resamples=200, seed=0)
+    (passing,) = passing_background(scores, is_signal, None, roc, [0.3])
     background = int((~is_signal).sum())
-    passing = round(background / summary[1]) if np.isfinite(summary[1]) else 0
-    # a bootstrap replica with no background jet passing has an infinite rejection
-    rejection_spread = f" ± {spread[1]:.1f}" if np.isfinite(spread[1]) else ""
+    if passing.events < MIN_BACKGROUND_EVENTS:
+        bound = limit_text(passing.rejection_limit, passing.events).split(" (")[0]
+        rejection = f"{bound} at 95 % CL"
+    else:
+        # a bootstrap replica with no background jet passing has an infinite rejection
+        rejection_spread = f" ± {spread[1]:.1f}" if np.isfinite(spread[1]) else ""
+        rejection = f"{summary[1]:.1f}{rejection_spread}"
     return (
         f"{summary[0]:.4f} ± {spread[0]:.4f}",
-        f"{summary[1]:.1f}{rejection_spread} ({passing} of {background} background jets pass)",
+        f"{rejection} ({passing.events} of {background} background jets pass)",
     )
 
 
