@@ -735,7 +735,7 @@ def templates(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder of the outputs.")],
-    lumi: Annotated[float, typer.Option(help="Integrated luminosity [fb^-1].")],
+    lumi: Annotated[float, typer.Option(help="Integrated luminosity in fb⁻¹.")],
     bins: Annotated[
         str, typer.Option(help="Score bins: a number over [0, 1], or edges like 0,0.5,0.9,1.")
     ] = "10",
