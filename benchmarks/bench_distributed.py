@@ -33,20 +33,23 @@ FILES = 8
 STREAMING = {"chunk_entries": 1000, "shuffle_buffer": 20_000}
 MODEL = {"name": "pfn", "inputs": ["particles"]}
 SHARED = (
-    "When this ran the 2 cores were shared with several other jobs (test suites): two runs "
-    "of the same code differed by more than 2x in these ratios, so the rows show that the "
-    "paths run, not how fast; rerun `python -m benchmarks --only distributed` on an idle "
-    "machine."
+    "Measured on an otherwise idle machine. One process already uses both of its 2 cores "
+    "(PyTorch's threads), so a second process on the same cores adds no compute, only the "
+    "gloo all-reduce (training) or a cluster's start-up and a second loading of the run "
+    "(dask): these rows are the cost of the paths on one small machine; their speed-ups need "
+    "cores (or a GPU) for each process."
 )
 
-# a training in a fresh process, printing its peak RSS (bytes) as the last line
+# a training in a fresh process, printing its peak RSS (bytes, its own VmHWM: ru_maxrss
+# would start from the parent's peak, carried over at exec) as the last line
 TRAIN = """
-import resource, sys
+import sys
 from pathlib import Path
 import yaml
+from benchmarks.memory import high_water_mark
 from heplearn.training.fit import train
 train(yaml.safe_load(Path(sys.argv[1]).read_text()), sys.argv[2])
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+print(high_water_mark() or 0)
 """
 
 

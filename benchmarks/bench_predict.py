@@ -17,7 +17,6 @@ including Python, the libraries and the model), next to the bound the docs state
 """
 
 import multiprocessing
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from queue import Empty
 from typing import Any
 
 from benchmarks.bench_export import jets_config, write_jets
+from benchmarks.memory import high_water_mark
 from benchmarks.report import Section
 
 # default architectures (configs/top-vs-qcd), the inputs of bench_export's synthetic jets
@@ -95,7 +95,9 @@ def _predict(run_path: str, files: list[str], out: str, engine: str, queue: Any)
         source = predictor.open(Path(path))
         events += predictor.predict_file(source, Path(out) / f"{engine}_{index}.root").entries
     rate = events / (time.perf_counter() - started)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    # VmHWM belongs to this process's own address space; ru_maxrss would start from the
+    # parent's peak, which the kernel carries over into a spawned child at exec
+    peak = high_water_mark() or 0
     cost = predictor.scorer.memory_cost()
     queue.put((setup, rate, batch, peak, cost.per_event if cost else 0))
 
