@@ -38,6 +38,7 @@ from heplearn.evaluation.plots import SavedPlot, rejection_figure, save_figure
 from heplearn.evaluation.predictions import Predictions, check_predictions
 from heplearn.evaluation.ratio_plots import HistogramSample, ratio_histograms_figure
 from heplearn.evaluation.run_data import SPLITS, evaluation_columns, run_predictions
+from heplearn.inference import ScoringOptions
 from heplearn.run_directory import RunDirectory
 
 MINIMUM_RESAMPLES = 2
@@ -154,9 +155,15 @@ def check_variation_files(
 
 
 def variation_predictions(
-    run: RunDirectory, variations: Mapping[str, DatasetSpec], observers: Sequence[str] = ()
+    run: RunDirectory,
+    variations: Mapping[str, DatasetSpec],
+    observers: Sequence[str] = (),
+    scoring: ScoringOptions | None = None,
 ) -> dict[str, Predictions]:
     """The run's predictions on every event of each variation (all its splits together).
+
+    ``scoring`` (engine, batch or memory budget, device, precision) is that of the nominal
+    evaluation, so that nominal and variations are scored alike.
 
     Raises
     ------
@@ -168,7 +175,7 @@ def variation_predictions(
     predictions = {}
     for name, spec in variations.items():
         check_variation_files(name, spec, evaluation_columns(run, spec, observers), training)
-        splits = run_predictions(run, spec, observers=observers, splits=SPLITS)
+        splits = run_predictions(run, spec, observers=observers, splits=SPLITS, scoring=scoring)
         parts = [splits[split] for split in SPLITS if len(splits[split])]
         predictions[name] = Predictions(
             scores=np.concatenate([part.scores for part in parts]),

@@ -134,7 +134,7 @@ def evaluate_run(
             raise ConfigError(f"--variation needs a binary run; {run.path} is {task.kind}")
         robust = robustness(
             predictions["test"],
-            variation_predictions(run, variations, settings.observers),
+            variation_predictions(run, variations, settings.observers, scoring),
             class_names,
             run.path / "plots",
             working_point=settings.working_point,
