@@ -253,8 +253,9 @@ def test_ctrl_c_says_how_to_resume_and_resume_warns_of_nothing(generated_sample,
     def epochs() -> int:
         return len(history.read_text().splitlines()) - 1 if history.is_file() else 0
 
+    checkpoint = out / "checkpoints" / "last.ckpt"  # (written after the epoch's history row)
     command = [sys.executable, "-m", "heplearn", "train", str(path), "--out", str(out)]
-    code, stderr = _interrupt_when(command, lambda: epochs() >= 1)
+    code, stderr = _interrupt_when(command, lambda: epochs() >= 1 and checkpoint.is_file())
     assert code == 130
     expected = f"interrupted; continue the run with: heplearn train {path} --out {out} --resume"
     assert stderr.strip() == expected
