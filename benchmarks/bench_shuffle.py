@@ -25,19 +25,20 @@ import numpy as np
 
 from benchmarks.memory import high_water_mark, reset_high_water_mark
 from benchmarks.report import Section
+from heplearn.io import BASKET_ENTRIES
 
 FILES = 4
 TREE = "Events"
 MEAN_PARTICLES = 30
-BASKET_ENTRIES = 5000
 SAMPLE_SECONDS = 0.002
 
 
 def _write_inputs(directory: Path, megabytes: float, seed: int = 1) -> list[Path]:
     """Synthetic ntuples: scalars and a jagged particle group with one counter ``npart``.
 
-    Written in blocks of ``BASKET_ENTRIES`` entries, so that the baskets have the size of
-    those of analysis ntuples (a few hundred kB per branch) rather than one per file.
+    Written in blocks of ``BASKET_ENTRIES`` entries (as heplearn writes its trees), so that
+    the baskets have the size of those of analysis ntuples (a few hundred kB per branch)
+    rather than one per file.
     """
     import uproot
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import uproot
 
-from heplearn.io import BASKET_ENTRIES, TreeWriter, write_tree
+from heplearn.io import BASKET_ENTRIES, TreeLayout, TreeWriter, write_tree
 
 
 def test_chunks_go_in_baskets_of_the_basket_size(tmp_path: Path) -> None:
@@ -58,3 +58,42 @@ def test_an_error_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="scoring failed"):
         _write_then_fail(tmp_path / "failed.root")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_declared_layout_keeps_counters_title_compression_and_basket_size(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "copy.root"
+    hits = ak.Array([[1, 2], [], [3], [4, 5, 6]])
+    layout = TreeLayout(
+        {"id": np.uint32, "nhits": np.int32, "hit": hits.type, "vec": np.dtype((np.float32, 3))},
+        counters={"hit": "nhits"},
+        title="copied events",
+    )
+    with TreeWriter(path, "T", layout=layout, compression=uproot.LZ4(2), basket_entries=3) as out:
+        out.extend(
+            {
+                "id": np.arange(4, dtype=np.uint32),
+                "hit": hits,
+                "vec": np.ones((4, 3), np.float32),
+            }
+        )
+    with uproot.open(path) as file:
+        tree = file["T"]
+        assert [branch.name for branch in tree.branches] == ["id", "nhits", "hit", "vec"]
+        assert tree["hit"].count_branch.name == "nhits"
+        assert tree.title == "copied events"
+        assert file.file.compression == uproot.LZ4(2)
+        assert tree["hit"].array().tolist() == hits.tolist()
+        assert list(tree["id"].member("fBasketEntry")[: tree["id"].num_baskets]) == [0, 3]
+
+
+def test_a_declared_layout_without_chunks_has_its_branches(tmp_path: Path) -> None:
+    path = tmp_path / "empty.root"
+    layout = TreeLayout({"nhits": np.int32, "hit": ak.Array([[1]]).type}, {"hit": "nhits"})
+    with TreeWriter(path, "T", layout=layout, compression=None):
+        pass
+    with uproot.open(path) as file:
+        assert file["T"].keys() == ["nhits", "hit"]
+        assert file["T"].num_entries == 0
+        assert file.file.compression is None

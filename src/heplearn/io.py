@@ -4,10 +4,12 @@ The one place that knows how heplearn lays out the trees it writes: jagged colum
 shared prefix become one counter branch, and entries go in baskets of
 :data:`BASKET_ENTRIES`. Generation and sampling write whole samples with
 :func:`write_events` / :func:`write_tree`; prediction and reweighting stream their trees
-chunk by chunk through a :class:`TreeWriter`.
+chunk by chunk through a :class:`TreeWriter`; the on-disk shuffle streams through one too,
+with the branches, counters, title and compression of its inputs (a :class:`TreeLayout`).
 """
 
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
@@ -25,6 +27,8 @@ EXTENSIONS = {"root": "root", "parquet": "parquet"}
 # Entries per TTree basket (and Parquet row group): small enough that a streaming reader
 # can take chunks of a file without decompressing far more than it needs.
 BASKET_ENTRIES = 5_000
+# uproot's own default, named so that ``None`` can mean "uncompressed" as it does there.
+DEFAULT_COMPRESSION = uproot.ZLIB(1)
 
 
 def _is_jagged(column: Column) -> bool:
@@ -60,13 +64,34 @@ def branch_types(branches: dict[str, Column]) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class TreeLayout:
+    """A TTree's branches declared up front, for a tree that copies another one's.
+
+    Attributes
+    ----------
+    types : dict[str, object]
+        Branch name to the type ``uproot``'s ``mktree`` takes, in branch order: numpy
+        dtypes (fixed-size arrays as ``np.dtype((dtype, shape))``), awkward types for
+        jagged branches, and their counter branches too (uproot writes them as int32).
+    counters : dict[str, str]
+        Jagged branch name to the name of its counter branch.
+    title : str
+        Title of the tree.
+    """
+
+    types: dict[str, Any]
+    counters: dict[str, str] = field(default_factory=dict)
+    title: str = ""
+
+
 class TreeWriter:
     """Stream chunks of events into one TTree, atomically (temporary name, then rename).
 
     Use as a context manager and call :meth:`extend` once per chunk; the file appears at
     ``path`` only when the block ends without an error. Jagged columns sharing a prefix
-    get one counter (:func:`tree_branches`); entries go in baskets of
-    :data:`BASKET_ENTRIES`, however large the chunks.
+    get one counter (:func:`tree_branches`), unless a ``layout`` declares the branches;
+    entries go in baskets of ``basket_entries``, however large the chunks.
 
     Parameters
     ----------
@@ -76,7 +101,18 @@ class TreeWriter:
         Name of the TTree.
     empty : dict, optional
         Branch name to type of the tree written when no chunk arrives (default: a tree
-        without branches).
+        without branches). Not used with a ``layout``.
+    layout : TreeLayout, optional
+        The branches, counters and title of the tree. :meth:`extend` then takes the
+        values of every branch but the counters as they are written (jagged ones as
+        awkward arrays), without grouping by prefix; the tree has these branches even
+        when no chunk arrives.
+    compression : uproot.compression.Compression or None
+        Compression of the file (``None``: uncompressed); uproot's ZLIB level 1 by default.
+    basket_entries : int
+        Most entries per basket: :data:`BASKET_ENTRIES` by default, fewer where baskets
+        that large would not fit a memory budget (uproot copies each basket to big-endian
+        and compresses it).
 
     Attributes
     ----------
@@ -84,10 +120,22 @@ class TreeWriter:
         Entries written so far.
     """
 
-    def __init__(self, path: Path, tree_name: str, empty: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tree_name: str,
+        empty: dict[str, Any] | None = None,
+        *,
+        layout: TreeLayout | None = None,
+        compression: Any = DEFAULT_COMPRESSION,
+        basket_entries: int = BASKET_ENTRIES,
+    ) -> None:
         self.path = Path(path)
         self.tree_name = tree_name
         self.empty = empty or {}
+        self.layout = layout
+        self.compression = compression
+        self.basket_entries = max(1, int(basket_entries))
         self.entries = 0
         self._stack = ExitStack()
         self._file: Any = None
@@ -96,19 +144,35 @@ class TreeWriter:
     def __enter__(self) -> "TreeWriter":
         with ExitStack() as stack:
             temporary = stack.enter_context(atomic_path(self.path))
-            self._file = stack.enter_context(uproot.recreate(temporary))
+            self._file = stack.enter_context(
+                uproot.recreate(temporary, compression=self.compression)
+            )
             self._stack = stack.pop_all()
         return self
 
+    def _create(self, branches: dict[str, Column] | None) -> Any:
+        """The tree: as the layout declares it, else typed after ``branches`` or ``empty``."""
+        if self.layout is None:
+            types = self.empty if branches is None else branch_types(branches)
+            return self._file.mktree(self.tree_name, types)
+        counters = self.layout.counters
+        return self._file.mktree(
+            self.tree_name,
+            self.layout.types,
+            title=self.layout.title,
+            counter_name=lambda branch: counters.get(branch, f"n{branch}"),
+        )
+
     def extend(self, columns: dict[str, Column]) -> None:
         """Append one chunk: column name to values, the same names and types each time."""
-        branches = tree_branches(columns)
+        branches = columns if self.layout is not None else tree_branches(columns)
         if self._tree is None:
-            self._tree = self._file.mktree(self.tree_name, branch_types(branches))
+            self._tree = self._create(branches)
         entries = len(next(iter(branches.values()))) if branches else 0
-        for start in range(0, entries, BASKET_ENTRIES):
+        step = self.basket_entries
+        for start in range(0, entries, step):
             self._tree.extend(
-                {name: values[start : start + BASKET_ENTRIES] for name, values in branches.items()}
+                {name: values[start : start + step] for name, values in branches.items()}
             )
         self.entries += entries
 
@@ -120,7 +184,7 @@ class TreeWriter:
     ) -> bool | None:
         if kind is None and self._tree is None:  # no chunk: an empty tree all the same
             try:
-                self._file.mktree(self.tree_name, self.empty)
+                self._create(None)
             except BaseException as failure:  # nothing left behind
                 self._stack.__exit__(type(failure), failure, failure.__traceback__)
                 raise

@@ -10,7 +10,7 @@ import uproot
 from heplearn.data import shuffle
 from heplearn.data.shuffle import ShuffleReport, parse_memory, shuffle_files
 from heplearn.errors import ConfigError, InputError, OutputError
-from heplearn.io import write_events
+from heplearn.io import TreeWriter, write_events
 
 FILES = 3
 ENTRIES = 2000
@@ -300,15 +300,15 @@ def test_failure_mid_way_leaves_nothing_behind(
     inputs: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     created = []
-    original = shuffle._create_output_tree
+    original = TreeWriter._create
 
-    def fail_on_second(file: object, layout: object) -> object:
-        created.append(file)
+    def fail_on_second(writer: TreeWriter, branches: object) -> object:
+        created.append(writer.path)
         if len(created) == 2:
             raise OSError("disk full (injected)")
-        return original(file, layout)
+        return original(writer, branches)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(shuffle, "_create_output_tree", fail_on_second)
+    monkeypatch.setattr(TreeWriter, "_create", fail_on_second)
     out_dir = tmp_path / "out"
     with pytest.raises(OSError, match="injected"):
         shuffle_files(inputs, out_dir, max_memory=SMALL_MEMORY)

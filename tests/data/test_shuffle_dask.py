@@ -68,8 +68,9 @@ def _assert_same_files(out: Path, expected: list[dict]) -> None:
 def _die_once(markers: Path) -> None:
     """On a worker: the first scatter of a chunk and the first output file kill the process."""
     from heplearn.data import shuffle
+    from heplearn.io import TreeWriter
 
-    scatter, create = shuffle._Buckets.scatter, shuffle._create_output_tree
+    scatter, create = shuffle._Buckets.scatter, TreeWriter._create
 
     def die_first(name: str) -> None:
         marker = markers / name
@@ -81,13 +82,13 @@ def _die_once(markers: Path) -> None:
         scatter(self, *arguments)  # type: ignore[arg-type]
         die_first("pass1")
 
-    def dying_create(file: object, layout: object) -> object:
-        tree = create(file, layout)
+    def dying_create(writer: TreeWriter, branches: object) -> object:
+        tree = create(writer, branches)  # type: ignore[arg-type]
         die_first("pass2")
         return tree
 
     shuffle._Buckets.scatter = dying_scatter  # type: ignore[method-assign]
-    shuffle._create_output_tree = dying_create
+    TreeWriter._create = dying_create  # type: ignore[method-assign]
 
 
 @pytest.mark.slow

@@ -32,8 +32,10 @@ fraction of the budget from the in-memory bytes per entry measured on the first 
   and reordering the chunk by bucket adds one column at a time; the bucket of each
   entry of the input takes two bytes more per entry;
 - pass 2 loads buckets of a third of the budget into arrays allocated once, permutes
-  them column by column (one extra column at a time), and writes them in slices of a
-  twenty-fourth, which uproot copies to big-endian and compresses.
+  them column by column (one extra column at a time), and writes them through
+  :class:`heplearn.io.TreeWriter` in baskets of :data:`heplearn.io.BASKET_ENTRIES`
+  entries, or of a twenty-fourth of the budget if that is less, which uproot copies to
+  big-endian and compresses.
 
 Reading needs the baskets that overlap a chunk in memory too, so a file written with
 baskets larger than the budget (one basket per branch for the whole file) needs more.
@@ -41,7 +43,6 @@ In memory, and in the bucket files, a chunk is a dict of numpy arrays: each scal
 fixed-size branch, each counter as counts, each jagged branch as its flat content.
 """
 
-import contextlib
 import math
 import os
 import re
@@ -52,6 +53,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from types import TracebackType
 from typing import Any, BinaryIO
 
 import awkward as ak
@@ -60,7 +62,8 @@ import uproot
 
 from heplearn.data.readers.root import find_tree, open_root_file, trees_of
 from heplearn.errors import ConfigError, InputError, OutputError
-from heplearn.files import atomic_path, remove_stale_temporaries
+from heplearn.files import remove_stale_temporaries
+from heplearn.io import BASKET_ENTRIES, TreeLayout, TreeWriter
 from heplearn.parallel import file_workers, map_files
 
 OUTPUT_PREFIX = "shuffled_"
@@ -525,17 +528,6 @@ def _load(bucket: _Bucket, layout: _Layout) -> Columns:
 # -- output ------------------------------------------------------------------------------
 
 
-def _create_output_tree(file: Any, layout: _Layout) -> Any:
-    """Create the output TTree (explicitly a TTree, not an RNTuple) in an open file."""
-    counters = layout.counters
-    return file.mktree(
-        layout.tree,
-        layout.branch_types,
-        title=layout.title,
-        counter_name=lambda branch: counters.get(branch, f"n{branch}"),
-    )
-
-
 def _describe_columns(chunk: ak.Array, columns: Columns, layout: _Layout) -> None:
     """Record column dtypes and the ``mktree`` types (in input branch order)."""
     for name, column in columns.items():
@@ -569,9 +561,10 @@ def _branch_data(columns: Columns, layout: _Layout) -> dict[str, Any]:
 
 
 class _OutputWriter:
-    """Appends shuffled entries to ``shuffled_NNNN.root`` files, each under a temporary name.
+    """Appends shuffled entries to ``shuffled_NNNN.root`` files, one :class:`TreeWriter` each.
 
-    The files are renamed into place only when ``stack`` closes without an error.
+    Use as a context manager: each file is renamed into place as soon as it holds its
+    share of the entries; the one being written when an error occurs is removed.
     """
 
     def __init__(
@@ -579,51 +572,65 @@ class _OutputWriter:
         paths: list[Path],
         sizes: list[int],
         layout: _Layout,
-        stack: contextlib.ExitStack,
         compression: Any,
-        write_entries: int,
+        basket_entries: int,
     ) -> None:
         self._paths = paths
         self._sizes = sizes
         self._layout = layout
-        self._stack = stack
+        self._tree_layout = TreeLayout(layout.branch_types, layout.counters, layout.title)
         self._compression = compression
-        self._write_entries = max(1, write_entries)
+        self._basket_entries = basket_entries
         self._index = -1
         self._left = 0
-        self._file: Any = None
-        self._tree: Any = None
+        self._writer: TreeWriter | None = None
 
-    def _open_next(self) -> None:
+    def __enter__(self) -> "_OutputWriter":
+        return self
+
+    def _open_next(self) -> TreeWriter:
         self._index += 1
-        temporary = self._stack.enter_context(atomic_path(self._paths[self._index]))
-        file = uproot.recreate(temporary, compression=self._compression)
-        self._file = file
-        self._stack.callback(file.close)
-        self._tree = _create_output_tree(file, self._layout)
+        writer = TreeWriter(
+            self._paths[self._index],
+            self._layout.tree,
+            layout=self._tree_layout,
+            compression=self._compression,
+            basket_entries=self._basket_entries,
+        )
+        self._writer = writer.__enter__()
         self._left = self._sizes[self._index]
+        return self._writer
 
     def write(self, columns: Columns) -> None:
         offsets = {counter: _offsets(columns[counter]) for counter in self._layout.groups}
         entries = _entries(columns, self._layout)
         position = 0
         while position < entries:
-            if self._file is None:
-                self._open_next()
-            take = min(entries - position, self._left, self._write_entries)
+            writer = self._writer or self._open_next()
+            take = min(entries - position, self._left)
             piece = _slice(columns, self._layout, offsets, position, position + take)
-            self._tree.extend(_branch_data(piece, self._layout))
+            writer.extend(_branch_data(piece, self._layout))
             position += take
             self._left -= take
             if self._left == 0:
-                self._file.close()
-                self._file = None
-                self._tree = None
+                self._writer = None
+                writer.__exit__(None, None, None)
 
     def finish(self) -> None:
         """Check that every output file received exactly its share of entries."""
-        if self._index != len(self._paths) - 1 or self._left != 0 or self._file is not None:
+        if self._index != len(self._paths) - 1 or self._left != 0 or self._writer is not None:
             raise RuntimeError("the shuffle wrote fewer entries than it read; please report")
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:  # unfinished (an error, or finish() was not called)
+            failure = error or RuntimeError("the shuffle stopped before an output was complete")
+            writer.__exit__(type(failure), failure, traceback)
 
 
 # -- the shuffle -------------------------------------------------------------------------
@@ -645,7 +652,7 @@ class _Plan:
     chunk_bytes: int
     chunk_entries: int
     bucket_bytes: int
-    write_entries: int
+    basket_entries: int
     compression: Any
     directory: Path
     # Entries of input i sent to bucket k (rows: inputs; columns: buckets).
@@ -819,15 +826,20 @@ def _write_outputs(plan: _Plan, job: tuple[_Task, list[_Bucket]]) -> _Stats:
     for output in task.outputs:
         remove_stale_temporaries(output)
     stats = _Stats(buckets)
-    with contextlib.ExitStack() as stack:
-        writer = _OutputWriter(
-            task.outputs, task.sizes, plan.layout, stack, plan.compression, plan.write_entries
-        )
+    with _OutputWriter(
+        task.outputs, task.sizes, plan.layout, plan.compression, plan.basket_entries
+    ) as writer:
         for number, bucket in zip(task.buckets, buckets, strict=True):
             rng = np.random.default_rng([plan.seed, _BUCKET_STREAM, number])
             _gather(bucket, plan, writer, rng, stats, 0)
         writer.finish()
     return stats
+
+
+def _basket_entries(max_memory: int, bytes_per_entry: float) -> int:
+    """Entries per output basket: heplearn's usual size, fewer if a twentyfourth is less."""
+    fitting = int(max_memory * WRITE_FRACTION / max(bytes_per_entry, 1e-9))
+    return max(1, min(BASKET_ENTRIES, fitting))
 
 
 def _remove_buckets(stats: _Stats) -> None:
@@ -838,11 +850,9 @@ def _remove_buckets(stats: _Stats) -> None:
 
 
 def _input_compression(path: Path) -> Any:
-    try:
-        with uproot.open(path) as file:
-            return file.file.compression
-    except Exception:
-        return uproot.ZLIB(1)
+    """The compression of an input (checked readable before), given to the outputs."""
+    with _open_root(path) as file:
+        return file.file.compression
 
 
 def _measure(
@@ -992,7 +1002,7 @@ def shuffle_files(
                 chunk_bytes=chunk_bytes,
                 chunk_entries=max(1, int(chunk_bytes / max(bytes_per_entry, 1e-9))),
                 bucket_bytes=bucket_bytes,
-                write_entries=max(1, int(max_memory * WRITE_FRACTION / max(bytes_per_entry, 1e-9))),
+                basket_entries=_basket_entries(max_memory, bytes_per_entry),
                 compression=_input_compression(paths[0]),
                 directory=directory,
                 counts=_assign(bucket_sizes, file_entries, seed),
