@@ -43,8 +43,8 @@ bench-peers: venv
 	$(BIN)/python -m benchmarks.bench_peers $(ARGS)
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks examples docs/generate_cli_reference.py
-	$(BIN)/ruff format --check src tests benchmarks examples docs/generate_cli_reference.py
+	$(BIN)/ruff check src tests benchmarks examples docs/generate_*.py
+	$(BIN)/ruff format --check src tests benchmarks examples docs/generate_*.py
 	$(BIN)/mypy
 
 clean:

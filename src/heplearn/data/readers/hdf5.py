@@ -64,7 +64,7 @@ def hdf5_group(file: h5py.File, path: Path, tree: str | None) -> h5py.Group:
 
 
 class Hdf5Reader(Reader):
-    """Datasets of one HDF5 group as columns (see the module notes)."""
+    """The datasets of one HDF5 group (the top level, or the group ``tree`` names) as columns."""
 
     format = "hdf5"
     extensions = (".h5", ".hdf5")

@@ -38,7 +38,7 @@ def _particle_column(feature: str) -> str:
 
 
 class Hls4mlImagesReader(Reader):
-    """An hls4ml jet HDF5 file (``jetImage``, ``jets``, ``jetConstituentList``)."""
+    """An hls4ml jet file (arXiv:1804.06913; HDF5: ``jetImage``, ``jets``, constituents)."""
 
     format = "hls4ml-images"
     class_names: tuple[str, ...] | None = HLS4ML_CLASSES

@@ -27,7 +27,7 @@ JETCLASS_LABEL_BRANCHES = tuple(f"label_{name}" for name in JETCLASS_CLASSES)
 
 
 class JetClassReader(Reader):
-    """A JetClass ROOT file (tree ``tree``), with ``label`` built from the one-hot branches."""
+    """A JetClass ROOT file (arXiv:2202.03772), with ``label`` built from the one-hot branches."""
 
     format = "jetclass"
     class_names: tuple[str, ...] | None = JETCLASS_CLASSES

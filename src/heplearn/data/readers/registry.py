@@ -1,7 +1,9 @@
 """The one registry of input formats: the names ``format=`` accepts and who reads them.
 
-The dataset spec's allowed formats, ``format="auto"``'s extensions and the messages about
-formats all come from :data:`READERS`. A new format is one reader class added here.
+The dataset spec's allowed formats, ``format="auto"``'s extensions, the messages about
+formats and the table of formats in ``docs/config.md`` (written by
+``docs/generate_format_reference.py`` from each reader's attributes and the first line of
+its docstring) all come from :data:`READERS`. A new format is one reader class added here.
 """
 
 from pathlib import Path

@@ -34,7 +34,7 @@ _TOP_RENAMES = {"E": "part_energy", "PX": "part_px", "PY": "part_py", "PZ": "par
 
 
 class TopLandscapeReader(Reader):
-    """A top-tagging landscape file (``train.h5``, ``val.h5``, ``test.h5``)."""
+    """A top-tagging landscape file (arXiv:1902.09914: ``train.h5``, ``val.h5``, ``test.h5``)."""
 
     format = "top-landscape"
     class_names: tuple[str, ...] | None = TOP_LANDSCAPE_CLASSES
