@@ -1,5 +1,6 @@
 """Helpers shared by tests: reading generated samples back, running the CLI, run configs."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import awkward as ak
@@ -16,6 +18,17 @@ import numpy as np
 import pytest
 import torch
 import uproot
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def docs_script(name: str) -> ModuleType:
+    """A generator script of ``docs/`` (``docs/{name}.py``), imported as a module."""
+    spec = importlib.util.spec_from_file_location(name, REPOSITORY / "docs" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def read_metadata(sample_dir: Path) -> dict[str, Any]:

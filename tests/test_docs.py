@@ -1,11 +1,11 @@
 """The documentation stays inside the repository and its generated parts are current."""
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
+from helpers import docs_script
 from heplearn.data.readers.registry import READERS
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -25,18 +25,8 @@ def test_no_link_leaves_the_repository(page):
     assert "../shared" not in text
 
 
-def _format_reference():
-    spec = importlib.util.spec_from_file_location(
-        "generate_format_reference", REPOSITORY / "docs" / "generate_format_reference.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_formats_of_config_md_are_those_of_the_registry():
-    module = _format_reference()
+    module = docs_script("generate_format_reference")
     committed = (REPOSITORY / "docs" / "config.md").read_text(encoding="utf-8")
     assert committed == module.config_page(committed), (
         "docs/config.md's formats are out of date: run "
@@ -49,7 +39,7 @@ def test_the_formats_of_config_md_are_those_of_the_registry():
 
 
 def test_a_stale_formats_table_is_rewritten():
-    module = _format_reference()
+    module = docs_script("generate_format_reference")
     stale = f"before\n{module.BEGIN}\n| `root` | old |\n{module.END}\nafter\n"
     page = module.config_page(stale)
     assert page.startswith("before\n") and page.endswith("\nafter\n")

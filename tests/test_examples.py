@@ -1,6 +1,5 @@
 """The examples run at small scale, their notebooks match their scripts, docs/cli.md is current."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,6 +9,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+
+from helpers import docs_script
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 EXAMPLES = REPOSITORY / "examples"
@@ -154,12 +155,7 @@ def test_committed_notebook_matches_its_script(script):
 
 
 def test_cli_reference_is_current():
-    spec = importlib.util.spec_from_file_location(
-        "generate_cli_reference", REPOSITORY / "docs" / "generate_cli_reference.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = docs_script("generate_cli_reference")
     committed = (REPOSITORY / "docs" / "cli.md").read_text(encoding="utf-8")
     assert committed == module.cli_reference(), (
         "docs/cli.md is out of date: run .venv/bin/python docs/generate_cli_reference.py"

@@ -1,5 +1,6 @@
-"""Deployment: scores on new files (:mod:`.predict`), the ONNX export (:mod:`.export`),
-density-ratio weights from a reweighting classifier (:mod:`.reweight`) and the statistical
+"""Deployment: scores on new files (:mod:`.predict`; with a k-fold run each event scored by
+the model of its fold, :mod:`.kfold`), the ONNX export (:mod:`.export`), density-ratio
+weights from a reweighting classifier (:mod:`.reweight`) and the statistical
 hand-off of a score to a fit (:mod:`.handoff`: templates and a pyhf workspace).
 
 ``export_onnx``, ``ExportReport``, ``read_metadata``, ``reweight_files`` and

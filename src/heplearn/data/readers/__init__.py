@@ -5,22 +5,14 @@ read them with :func:`read_columns` or stream them with :func:`iterate_columns`;
 of heplearn never needs to know the format. Input files come from names and glob patterns
 through :func:`expand_files`.
 
-Formats (``format=``, see :data:`FORMATS`; one reader class each, registered in
-:mod:`~heplearn.data.readers.registry`)
-----------------------------------------------------------------------------------------
-``auto``
-    Chosen from the extension: ``.root`` → ``root``; ``.parquet``/``.pq`` → ``parquet``;
-    ``.h5``/``.hdf5`` → ``hdf5``. Public data sets are never guessed: name them.
-``root``
-    A TTree or an RNTuple (:mod:`~heplearn.data.readers.root`).
-``parquet``
-    One row per entry (:mod:`~heplearn.data.readers.parquet`).
-``hdf5``
-    The datasets of one group (:mod:`~heplearn.data.readers.hdf5`).
-``top-landscape``, ``jetclass``, ``hls4ml-images``
-    Public jet data sets the user has already downloaded, mapped onto this project's
-    branch names (:mod:`~heplearn.data.readers.top_landscape`,
-    :mod:`~heplearn.data.readers.jetclass`, :mod:`~heplearn.data.readers.hls4ml`).
+Formats
+-------
+``format=`` takes ``auto`` (chosen from the file's extension) or a name of
+:data:`~heplearn.data.readers.registry.READERS`: one reader class per format, in a module
+of its own (:mod:`~heplearn.data.readers.root` for TTrees and RNTuples, ``parquet``,
+``hdf5``, and the public jet data sets the user has already downloaded, mapped onto this
+project's branch names: ``top_landscape``, ``jetclass``, ``hls4ml``). The table of
+``docs/config.md`` is written from that registry.
 
 Returned values
 ---------------
