@@ -113,6 +113,12 @@ class ModelFamily:
     event_loss_name : str
         The key under which evaluation reports the mean per-event loss of a model that
         learns from its inputs (``nll`` for a flow's negative log-likelihood).
+    padding_invariant : bool
+        True when the outputs do not depend on the padded slots of particles inputs, in
+        evaluation and in training mode (batch-norm statistics from real entries only):
+        batches may then be trimmed after their longest event, and scoring groups events
+        of similar length (:mod:`heplearn.inference.buckets`). A test checks every
+        family that claims it.
     """
 
     name: str
@@ -124,3 +130,4 @@ class ModelFamily:
     objective: Objective = "supervised"
     samples: bool = False
     event_loss_name: str = "event_loss"
+    padding_invariant: bool = False

@@ -118,6 +118,7 @@ FAMILIES = tuple(
         build=build,
         main_kind="particles",
         accepts=frozenset({"particles", "tabular"}),
+        padding_invariant=True,
     )
     for name in ("deepsets", "pfn")
 )

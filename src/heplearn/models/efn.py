@@ -94,4 +94,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind="particles",
     accepts=frozenset({"particles", "tabular"}),
+    padding_invariant=True,
 )

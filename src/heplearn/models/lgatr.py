@@ -140,4 +140,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"particles", "tabular"}),
+    padding_invariant=True,
 )

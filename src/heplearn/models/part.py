@@ -404,6 +404,7 @@ _PART = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"particles", "tabular"}),
+    padding_invariant=True,
 )
 FAMILIES = (
     _PART,

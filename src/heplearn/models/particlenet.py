@@ -287,6 +287,7 @@ _PARTICLENET = ModelFamily(
     build=build,
     main_kind="particles",
     accepts=frozenset({"particles", "tabular"}),
+    padding_invariant=True,
 )
 FAMILIES = (
     _PARTICLENET,
