@@ -36,6 +36,33 @@ def test_masked_batch_norm_uses_real_entries_only() -> None:
     assert masked.num_batches_tracked == 1
 
 
+def test_masked_batch_norm_gradients_are_those_of_the_real_entries() -> None:
+    values, mask = _padded()
+    values.requires_grad_(True)
+    masked = MaskedBatchNorm(4).train()
+    plain = nn.BatchNorm1d(4).train()
+    weights = torch.randn(values.shape, generator=torch.Generator().manual_seed(1))
+    (masked(values, mask) * weights).sum().backward()
+    copy = values.detach().clone().requires_grad_(True)
+    (plain(copy[mask]) * weights[mask]).sum().backward()
+    torch.testing.assert_close(values.grad, copy.grad)
+    assert torch.all(values.grad[~mask] == 0)
+    torch.testing.assert_close(masked.weight.grad, plain.weight.grad)
+
+
+def test_masked_batch_norm_of_one_real_entry_gives_its_bias() -> None:
+    values, _ = _padded()
+    mask = torch.zeros(values.shape[:2], dtype=torch.bool)
+    mask[2, 4] = True
+    norm = MaskedBatchNorm(4).train()
+    with torch.no_grad():
+        norm.bias.fill_(0.5)
+    out = norm(values, mask)
+    assert torch.all(out[mask] == 0.5) and torch.all(out[~mask] == 0)
+    torch.testing.assert_close(norm.running_mean, 0.1 * values[2, 4])
+    torch.testing.assert_close(norm.running_var, torch.full((4,), 0.9))
+
+
 def test_masked_batch_norm_in_eval_mode_is_per_entry() -> None:
     values, mask = _padded()
     norm = MaskedBatchNorm(4)

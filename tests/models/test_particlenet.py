@@ -1,5 +1,7 @@
 """Tests of ParticleNet and ParticleNet-Lite."""
 
+import copy
+
 import pytest
 import torch
 
@@ -106,10 +108,16 @@ def test_learns(zoo) -> None:
 
 
 def _reference_block(block, points, features, mask):
-    """EdgeConv in evaluation mode as it was computed before the folded fast path: masked
-    batch norms with running statistics on every edge, a masked sum over the neighbours."""
+    """EdgeConv computed the plain way: every edge ``(x_i, x_j − x_i)`` concatenated, each
+    linear layer followed by its masked batch norm over the real edges (batch statistics
+    in training mode, running ones in evaluation mode), a masked mean over the neighbours."""
     index, valid = nearest_neighbours(points, mask, block.k)
-    edges = block._edges(features, index, valid)  # (the norms use running statistics here)
+    neighbours = torch.stack([rows[at] for rows, at in zip(features, index, strict=True)])
+    centres = features.unsqueeze(2).expand_as(neighbours)
+    edges = torch.cat([centres, neighbours - centres], dim=-1)
+    layers = [block.edge, *block.edge_layers]
+    for layer, norm in zip(layers, [block.edge_norm, *block.edge_norms], strict=True):
+        edges = torch.relu(norm(layer(edges), valid))
     count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(edges.dtype)
     aggregated = torch.where(valid.unsqueeze(-1), edges, 0.0).sum(dim=2) / count
     shortcut = features
@@ -118,18 +126,52 @@ def _reference_block(block, points, features, mask):
     return torch.where(mask.unsqueeze(-1), torch.relu(aggregated + shortcut), 0.0)
 
 
-def test_folded_evaluation_path_matches_the_masked_batch_norm_maths(zoo) -> None:
-    """The inference fast path (batch norms folded into the linear layers, no masking of
-    edges, index_select gather, aggregation as a product) changes nothing beyond rounding."""
-    schema = zoo.schema(particles=20)
-    model = zoo.build({**SMALL, "k": 7}, schema, 1)
-    generator = torch.Generator().manual_seed(3)
-    for module in model.modules():  # running statistics and affine parameters far from 0/1
+def _far_from_defaults(model, seed: int = 3) -> None:
+    """Running statistics and affine parameters of every batch norm far from 0 and 1."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in model.modules():
         if isinstance(module, torch.nn.BatchNorm1d):
             module.running_mean.normal_(generator=generator)
             module.running_var.uniform_(0.3, 3.0, generator=generator)
             module.weight.data.normal_(generator=generator)
             module.bias.data.normal_(generator=generator)
+
+
+def test_training_path_matches_the_plain_edge_convolution(zoo) -> None:
+    """Only the real edges computed, as rows, and summed with index_add: the same outputs,
+    gradients and running statistics as the plain computation on every edge slot."""
+    schema = zoo.schema(particles=20)
+    model = zoo.build({**SMALL, "k": 7}, schema, 1)
+    _far_from_defaults(model)
+    batch = zoo.batch(schema, size=16, min_particles=1)
+    particles, mask = batch["particles"], batch["particles_mask"].bool()
+    points = particles[..., model.coordinate_indices]
+    features = model.input_norm.eval()(particles, mask).detach()
+    for block in model.blocks:
+        reference = copy.deepcopy(block).train()
+        block.train()
+        fast = block(points, features, mask)
+        plain = _reference_block(reference, points, features, mask)
+        torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+        assert fast.abs().max() > 0.1  # (not a comparison of zeros)
+        weights = torch.randn(fast.shape, generator=torch.Generator().manual_seed(5))
+        (fast * weights).sum().backward()
+        (plain * weights).sum().backward()
+        for (name, mine), theirs in zip(
+            block.named_parameters(), reference.parameters(), strict=True
+        ):
+            torch.testing.assert_close(mine.grad, theirs.grad, rtol=1e-4, atol=1e-5, msg=name)
+        for mine, theirs in zip(block.buffers(), reference.buffers(), strict=True):
+            torch.testing.assert_close(mine, theirs)
+        points = features = fast.detach()
+
+
+def test_folded_evaluation_path_matches_the_masked_batch_norm_maths(zoo) -> None:
+    """The inference fast path (batch norms folded into the linear layers, no masking of
+    edges, index_select gather, aggregation as a product) changes nothing beyond rounding."""
+    schema = zoo.schema(particles=20)
+    model = zoo.build({**SMALL, "k": 7}, schema, 1)
+    _far_from_defaults(model)
     batch = zoo.batch(schema, size=16, min_particles=1)
     particles, mask = batch["particles"], batch["particles_mask"].bool()
     points = particles[..., model.coordinate_indices]

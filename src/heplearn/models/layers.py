@@ -106,28 +106,57 @@ class MaskedBatchNorm(nn.BatchNorm1d):
     shape ``(...)``. In training mode the mean and variance are taken over the entries
     where the mask is true, so the amount of padding does not change the result; in
     evaluation mode the running statistics are used, entry by entry. Masked entries of
-    the output are zero. Parameters and buffers are those of :class:`torch.nn.BatchNorm1d`.
+    the output are zero (and get no gradient). Parameters and buffers are those of
+    :class:`torch.nn.BatchNorm1d`.
+
+    In training mode the real entries are gathered into rows and normalised by PyTorch's
+    own batch-norm kernel (one fused pass for the statistics, one for the output, and
+    the same for the gradients), then put back in place.
     """
 
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Normalise ``x`` (``(..., features)``); ``mask`` is ``x.shape[:-1]``, true = real."""
-        if mask is None:
-            mask = torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device)
-        real = mask.unsqueeze(-1)
-        x = torch.where(real, x, 0.0)
-        if self.training:
-            dims = tuple(range(x.dim() - 1))
-            count = real.sum().to(x.dtype)
-            mean = x.sum(dims) / count.clamp(min=1)
-            var = torch.where(real, (x - mean) ** 2, 0.0).sum(dims) / count.clamp(min=1)
-            self._update_running_stats(mean, var, count)
-        else:
+        if not self.training:
             assert self.running_mean is not None and self.running_var is not None
-            mean, var = self.running_mean, self.running_var
-        y = (x - mean) * torch.rsqrt(var + self.eps)
-        if self.affine:
-            y = y * self.weight + self.bias
-        return torch.where(real, y, 0.0)
+            y = (x - self.running_mean) * torch.rsqrt(self.running_var + self.eps)
+            if self.affine:
+                y = y * self.weight + self.bias
+            return y if mask is None else torch.where(mask.unsqueeze(-1), y, 0.0)
+        flat = x.reshape(-1, x.shape[-1])
+        if mask is None:
+            return self.normalise_rows(flat).view(x.shape)
+        rows = mask.reshape(-1).nonzero().squeeze(1)
+        normalised = self.normalise_rows(flat.index_select(0, rows))
+        return flat.new_zeros(flat.shape).index_copy(0, rows, normalised).view(x.shape)
+
+    def normalise_rows(self, rows: Tensor) -> Tensor:
+        """Training-mode batch norm of ``rows`` ``(entries, features)``, every one real.
+
+        Updates the running statistics (with the unbiased variance, as
+        :class:`torch.nn.BatchNorm1d` does); none are learnt from fewer than one entry.
+        """
+        count = rows.shape[0]
+        momentum = self.momentum if self.momentum is not None else 0.1
+        if count >= 2:
+            if self.num_batches_tracked is not None:
+                self.num_batches_tracked.add_(1)
+            return torch.batch_norm(
+                rows,
+                self.weight,
+                self.bias,
+                self.running_mean,
+                self.running_var,
+                True,
+                momentum,
+                self.eps,
+                torch.backends.cudnn.enabled,
+            )
+        # one entry is its own mean with no spread; none leaves the statistics alone
+        mean = rows.sum(dim=0)
+        var = torch.zeros_like(mean)
+        self._update_running_stats(mean, var, torch.tensor(float(count), device=rows.device))
+        y = (rows - mean) * torch.rsqrt(var + self.eps)
+        return y * self.weight + self.bias if self.affine else y
 
     def folded(self) -> tuple[Tensor, Tensor]:
         """``(scale, shift)`` with evaluation-mode output ``x * scale + shift`` on real entries.

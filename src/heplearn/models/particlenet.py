@@ -157,15 +157,12 @@ class EdgeConv(nn.Module):
             ``(batch, length)``, true for real particles.
         """
         index, valid = nearest_neighbours(points, mask, self.k)
-        edges = (
-            self._edges(features, index, valid)
-            if self.training
-            else self._fast_edges(features, index)
-        )
-        # the mean over the real neighbours, as a batched product with their shares
-        count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(edges.dtype)
-        share = valid.to(edges.dtype) / count
-        aggregated = (share.unsqueeze(-2) @ edges).squeeze(-2)
+        count = valid.sum(dim=2, keepdim=True).clamp(min=1).to(features.dtype)
+        if self.training:
+            aggregated = self._edge_sums(features, index, valid) / count
+        else:  # the mean over the real neighbours, as a batched product with their shares
+            share = valid.to(features.dtype) / count
+            aggregated = (share.unsqueeze(-2) @ self._fast_edges(features, index)).squeeze(-2)
         shortcut = features
         if self.shortcut is not None and self.shortcut_norm is not None:
             if self.training:
@@ -176,18 +173,31 @@ class EdgeConv(nn.Module):
                 )
         return torch.where(mask.unsqueeze(-1), self.activation(aggregated + shortcut), 0.0)
 
-    def _edges(self, features: Tensor, index: Tensor, valid: Tensor) -> Tensor:
-        """Edge features ``(batch, length, k, out)`` in training mode (batch statistics)."""
+    def _edge_sums(self, features: Tensor, index: Tensor, valid: Tensor) -> Tensor:
+        """Sum of the edge features over each particle's real neighbours, in training mode.
+
+        Only the real edges are computed: they are gathered into rows ``(edges, width)``,
+        so that batch norm takes its statistics from all of them (no masking) and padded
+        or missing neighbours cost nothing. Returns ``(batch, length, out)``.
+        """
+        batch, length, k = index.shape
+        edges_at = valid.reshape(-1).nonzero().squeeze(1)  # among the (batch·length·k) slots
+        centres = edges_at.div(k, rounding_mode="floor")  # particle rows (batch·length)
+        offsets = torch.arange(batch, device=index.device).view(-1, 1, 1) * length
+        neighbours = (index + offsets).reshape(-1).index_select(0, edges_at)
         # W·(x_i, x_j − x_i) = (W_a − W_b)·x_i + W_b·x_j: two per-particle products, gathered.
         weight = self.edge.weight
         width = features.shape[-1]
-        centre = features @ (weight[:, :width] - weight[:, width:]).T
-        neighbour = features @ weight[:, width:].T
-        edges = centre.unsqueeze(2) + gather_neighbours(neighbour, index)
-        edges = self.activation(self.edge_norm(edges, valid))
+        rows = features.reshape(-1, width)
+        centre = rows @ (weight[:, :width] - weight[:, width:]).T
+        neighbour = rows @ weight[:, width:].T
+        edges = centre.index_select(0, centres) + neighbour.index_select(0, neighbours)
+        edges = self.activation(self.edge_norm.normalise_rows(edges))
         for layer, norm in zip(self.edge_layers, self.edge_norms, strict=True):
-            edges = self.activation(norm(layer(edges), valid))
-        return edges
+            assert isinstance(norm, MaskedBatchNorm)
+            edges = self.activation(norm.normalise_rows(layer(edges)))
+        sums = edges.new_zeros(batch * length, edges.shape[-1]).index_add_(0, centres, edges)
+        return sums.view(batch, length, -1)
 
     def _fast_edges(self, features: Tensor, index: Tensor) -> Tensor:
         """The same in evaluation mode, each batch norm folded into its linear layer.
