@@ -112,7 +112,8 @@ def run_config(sample_dir: Path, model: dict[str, Any], **training: Any) -> dict
 
 
 class RecordSteps(L.Callback):
-    """Saves, per rank, the parameters after every training step and the events it saw.
+    """Saves, per rank, the parameters after every training step, the events it saw and
+    its torch CPU threads.
 
     Defined here (not in a test module) so that processes started by ``ddp_spawn`` can
     import it.
@@ -134,6 +135,7 @@ class RecordSteps(L.Callback):
             self.folder / f"rank{trainer.global_rank}.npz",
             parameters=np.stack(self.parameters),
             events=np.concatenate(self.events),
+            threads=torch.get_num_threads(),
         )
 
 

@@ -67,3 +67,26 @@ def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
         pass
     with pytest.raises(ConfigError, match="--workers must be at least 1"), file_workers(0, None):
         pass
+
+
+def test_processes_on_one_machine_share_its_cores(monkeypatch):
+    import heplearn.parallel as parallel
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 16)
+    # several processes: cores / processes each, at least one
+    assert parallel.process_threads(None, 4, environment={}) == 4
+    assert parallel.process_threads(None, 3, environment={}) == 5
+    assert parallel.process_threads(None, 32, environment={}) == 1
+    # one process keeps PyTorch's default
+    assert parallel.process_threads(None, 1, environment={}) is None
+    # what a launcher (Lightning's, torchrun, dask's nanny) or the user put in the environment
+    assert parallel.process_threads(None, 4, environment={"OMP_NUM_THREADS": "2"}) == 2
+    assert parallel.process_threads(None, 1, environment={"OMP_NUM_THREADS": "3"}) == 3
+    assert parallel.process_threads(None, 4, environment={"OMP_NUM_THREADS": "lots"}) == 4
+    # an explicit training.threads wins over both
+    assert parallel.process_threads(6, 4, environment={"OMP_NUM_THREADS": "2"}) == 6
+    # a local dask cluster's workers split the cores whatever this process's environment
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert parallel.local_threads(4, None) == 4
+    assert parallel.local_threads(1, None) is None
+    assert parallel.local_threads(4, "tcp://127.0.0.1:8786") is None

@@ -16,7 +16,7 @@ file; the next attempt removes the temporary a killed one left
 """
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -27,6 +27,8 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 RETRIES = 2
+# the threads of OpenMP and PyTorch's CPU kernels, read when torch starts
+THREADS_VARIABLE = "OMP_NUM_THREADS"
 
 
 @contextmanager
@@ -70,7 +72,45 @@ def local_threads(workers: int, scheduler: str | None) -> int | None:
     """CPU threads for each of ``workers`` local processes (None: a remote cluster's own)."""
     if scheduler is not None or workers <= 1:
         return None
-    return max(1, (os.cpu_count() or 1) // workers)
+    return process_threads(None, workers, environment={})
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+def process_threads(
+    requested: int | None, processes: int, environment: Mapping[str, str] | None = None
+) -> int | None:
+    """The CPU threads (PyTorch's, OpenMP's) of one of ``processes`` processes that share
+    this machine's cores, e.g. the DDP ranks of one node.
+
+    In order: ``requested`` when given (``training.threads``); else ``OMP_NUM_THREADS`` of
+    the environment when set (by the user, or by the launcher: Lightning's, ``torchrun``
+    and dask's nanny set it for the processes they start); else ``cores // processes``
+    for several processes, so that together they use each core once; else None (one
+    process: PyTorch's default, every core).
+
+    Parameters
+    ----------
+    requested : int, optional
+        Threads asked for explicitly.
+    processes : int
+        Processes on this machine (the local world size).
+    environment : mapping, optional
+        Where to look for ``OMP_NUM_THREADS`` (default: ``os.environ``).
+    """
+    if requested:
+        return requested
+    value = (os.environ if environment is None else environment).get(THREADS_VARIABLE, "")
+    if value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    if processes > 1:
+        return max(1, available_cores() // processes)
+    return None
 
 
 def map_files(

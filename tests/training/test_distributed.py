@@ -176,13 +176,21 @@ def test_two_nodes_of_one_process_match_one_process_on_the_union(top, tmp_path, 
 def test_streamed_ranks_read_disjoint_shares_in_equal_steps(top_files, tmp_path):
     (tmp_path / "single").mkdir()
     (tmp_path / "ddp").mkdir()
-    settings = {"epochs": 1, "batch_size": 16, "accelerator": "cpu", "streaming": STREAMING}
+    # an explicit thread count reaches every rank (Lightning alone gives each cores / 2)
+    settings = {
+        "epochs": 1,
+        "batch_size": 16,
+        "accelerator": "cpu",
+        "streaming": STREAMING,
+        "threads": 2,
+    }
     single = run_config(top_files, MLP, **settings)
     train(single, tmp_path / "single-run", callbacks=[RecordSteps(tmp_path / "single", "jet")])
     ddp = run_config(top_files, MLP, **settings, devices=2, strategy="ddp_spawn")
     train(ddp, tmp_path / "ddp-run", callbacks=[RecordSteps(tmp_path / "ddp", "jet")])
 
     rank0, rank1 = (np.load(tmp_path / "ddp" / f"rank{r}.npz") for r in (0, 1))
+    assert int(rank0["threads"]) == int(rank1["threads"]) == 2
     # the same number of steps, with identical parameters after every one
     np.testing.assert_array_equal(rank0["parameters"], rank1["parameters"])
     # disjoint shares of the training events one process streams, all but at most one

@@ -86,7 +86,12 @@ class TrainingConfig(_Strict):
     strategy: Literal["auto", "ddp", "ddp_spawn"] = "auto"
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
     compile: bool = Field(False, description="torch.compile the model")
-    threads: int | None = Field(None, gt=0, description="torch CPU threads (default: torch's)")
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="torch CPU threads of each process (default: OMP_NUM_THREADS if set, "
+        "else cores / processes on the machine; one process: torch's)",
+    )
     logger: Literal["none", "tensorboard", "mlflow"] = "none"
     progress_bar: bool = True
     classes: list[str] | None = Field(

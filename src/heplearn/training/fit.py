@@ -5,6 +5,8 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from heplearn.extras import require
 from heplearn.files import atomic_path, write_text_atomic
 from heplearn.models.registry import build_model, model_family
 from heplearn.models.schema import input_schema
+from heplearn.parallel import THREADS_VARIABLE, process_threads
 from heplearn.run_directory import (
     BEST_CHECKPOINT,
     CONFIG,
@@ -161,8 +164,6 @@ def _train_network(
     config: RunConfig, run: RunDirectory, *, resume: bool, callbacks: list[L.Callback]
 ) -> RunDirectory:
     training = config.training
-    if training.threads:
-        torch.set_num_threads(training.threads)
     L.seed_everything(config.training_seed, verbose=False)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -221,13 +222,49 @@ def _train_network(
     data.check_shares(trainer.world_size)  # (before any other process starts)
     if trainer.is_global_zero and not resume:
         record_run(run, config, data, task)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _threads(training.threads, _local_processes(trainer)):
         for pattern in IGNORED_WARNINGS:
             warnings.filterwarnings("ignore", message=pattern)
         trainer.fit(module, datamodule=data, ckpt_path=run.last_checkpoint if resume else None)
     if trainer.is_global_zero:
         _finish(run, checkpoints, module)
     return run
+
+
+def _local_processes(trainer: L.Trainer) -> int:
+    """The processes that share this process's cores: one per device of the node when
+    Lightning starts them (``--devices N``); one when a launcher started this process on
+    its own (srun gives it its cores, torchrun sets ``OMP_NUM_THREADS``)."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if environment is not None and environment.creates_processes_externally:
+        return 1
+    return trainer.num_devices
+
+
+@contextmanager
+def _threads(requested: int | None, local_processes: int) -> Iterator[None]:
+    """This process's share of the cores while it trains
+    (:func:`heplearn.parallel.process_threads`); the caller's threads afterwards.
+
+    An explicit number is also put in ``OMP_NUM_THREADS``, which Lightning's launcher
+    keeps (it sets cores / N only where the variable is unset) and its ranks inherit.
+    """
+    threads = process_threads(requested, local_processes)
+    if threads is None:
+        yield
+        return
+    before, variable = torch.get_num_threads(), os.environ.get(THREADS_VARIABLE)
+    torch.set_num_threads(threads)
+    if requested and local_processes > 1:
+        os.environ[THREADS_VARIABLE] = str(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+        if variable is None:
+            os.environ.pop(THREADS_VARIABLE, None)
+        else:
+            os.environ[THREADS_VARIABLE] = variable
 
 
 def _finish(run: RunDirectory, checkpoints: ModelCheckpoint, module: RunModule) -> None:
