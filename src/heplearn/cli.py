@@ -338,14 +338,16 @@ def train(
 def _train_seeds(config: Any, out: Path, seeds: int, resume: bool, overwrite: bool) -> None:
     """``train --seeds N``: N trainings and one line of mean ± spread over them."""
     from heplearn.evaluation.report import format_number
-    from heplearn.evaluation.seeds import train_seeds
+    from heplearn.evaluation.seeds import rejection_text, train_seeds
 
     if resume:
         raise ConfigError("--resume continues one run; resume each OUT/seed_<n> on its own")
+    if seeds < 2:
+        raise ConfigError(f"--seeds {seeds}: a spread needs at least 2 trainings")
     result = train_seeds(config, out, seeds, overwrite=overwrite)
     summary = result.summary
     rejections = ", ".join(
-        f"{format_number(entry['mean'], entry['std'])} at ε_S = {efficiency}"
+        f"{rejection_text(entry)} at ε_S = {efficiency}"
         for efficiency, entry in summary["rejection"].items()
     )
     typer.echo(

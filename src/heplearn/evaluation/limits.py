@@ -173,10 +173,14 @@ def passing_background(
     return results
 
 
+def lower_limit_number(limit: float) -> str:
+    """``1,234`` or ``3.14``: a lower limit rounded down, so that the text is one too."""
+    return f"{math.floor(limit):,}" if limit >= 10 else f"{math.floor(limit * 100) / 100:.2f}"
+
+
 def limit_text(limit: float, events: int) -> str:
     """``> 1,234 (95 % CL lower limit: 3 background events pass)``: a rejection as a limit."""
-    # rounded down, so that the printed number is still a lower limit
-    number = f"{math.floor(limit):,}" if limit >= 10 else f"{math.floor(limit * 100) / 100:.2f}"
+    number = lower_limit_number(limit)
     noun = "event passes" if events == 1 else "events pass"
     return f"> {number} ({CONFIDENCE_LEVEL * 100:.0f} % CL lower limit: {events} background {noun})"
 
