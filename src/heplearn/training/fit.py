@@ -170,13 +170,14 @@ def _train_network(
     preprocessing = run.preprocessing() if resume else None
     data = RunDataModule(config, preprocessing)
     data.prepare()
-    objective = model_family(config.model.name).objective
+    family = model_family(config.model.name)
+    objective = family.objective
     assert data.preprocessing is not None
     task = Task.of(data.spec, data.n_classes, training.loss, objective, data.preprocessing.target)
     model = build_model(config.model, input_schema(data.spec), task.n_outputs)
     if training.compile:
         model = torch.compile(model)
-    module = RunModule(model, task, training)
+    module = RunModule(model, task, training, trim_padding=family.padding_invariant)
     history = History(run.path / HISTORY)
     checkpoints = ModelCheckpoint(
         dirpath=run.checkpoints,
