@@ -5,14 +5,18 @@ The data are synthetic jets in the generator's branch layout (:func:`write_jets`
 ``FILES`` files of one basket cluster each, so a stream has ``FILES`` chunks to deal out.
 Every measurement runs in a fresh process, as a user runs it:
 
-- **training** (PFN, default architecture, batch 256): ``heplearn train`` on one process,
-  streamed and in memory, and streamed with ``--devices 2 --strategy ddp`` (gloo; Lightning
-  gives each process ``cores / 2`` threads). Jets/s is the training split's jets over the
-  fastest epoch after the first (the epoch's time includes its validation pass). The
-  peak RSS is the kernel's high-water mark of the training process;
-- **predict** (the PFN run): ``predict_files`` on ``FILES`` files in this process, and
-  with ``workers=2`` (a local dask cluster of 2 single-threaded processes, its start-up
-  and each worker's loading of the run included in the time).
+- **training**: ``heplearn train`` of PFN (default architecture, batch 256) on one process,
+  in memory, streamed, streamed with its read-ahead thread off (the A/B of the loader's
+  overlap of reading and training), streamed on one thread (what one core does), and
+  streamed with ``--devices 2 --strategy ddp`` (gloo; each process gets cores / 2
+  threads); ParticleNet-Lite (batch 128) streamed on one process and on two, on smaller
+  files (it trains about 20 times slower per jet). Jets/s is the training split's jets
+  over the fastest epoch after the first (the epoch's time includes its validation
+  pass). The peak RSS is the kernel's high-water mark of the training process;
+- **predict** (the ParticleNet-Lite run, about 20 s for one process on this machine):
+  ``predict_files`` on ``FILES`` files in this process, on one thread in this process,
+  and with ``workers=2`` (a local dask cluster of 2 single-threaded processes; its
+  start-up and each worker's one loading of the run are in the time).
 """
 
 import json
@@ -30,50 +34,72 @@ from benchmarks.bench_export import jets_config, write_jets
 from benchmarks.report import Section
 
 FILES = 8
-STREAMING = {"chunk_entries": 1000, "shuffle_buffer": 20_000}
-MODEL = {"name": "pfn", "inputs": ["particles"]}
-SHARED = (
-    "Measured on an otherwise idle machine. One process already uses both of its 2 cores "
-    "(PyTorch's threads), so a second process on the same cores adds no compute, only the "
-    "gloo all-reduce (training) or a cluster's start-up and a second loading of the run "
-    "(dask): these rows are the cost of the paths on one small machine; their speed-ups need "
-    "cores (or a GPU) for each process."
+# chunks of whole files (each one basket cluster); a buffer smaller than the training
+# split, as when streaming data larger than memory, so reading overlaps training
+STREAMING = {"chunk_entries": 1000, "shuffle_buffer": 5000}
+MODELS: dict[str, dict[str, Any]] = {
+    "PFN": {"name": "pfn", "inputs": ["particles"]},
+    "ParticleNet-Lite": {"name": "particlenet-lite", "inputs": ["particles"]},
+}
+BATCH = {"PFN": 256, "ParticleNet-Lite": 128}
+LENGTH = 64
+# bytes of one buffered event: padded particles (5 features, float32), mask, label, weight
+EVENT_BYTES = LENGTH * 5 * 4 + LENGTH + 8 + 4
+NOTE = (
+    "One process already uses every core of this machine (PyTorch's threads), so on a "
+    "machine without a core (or a GPU) for each process a second process adds no "
+    "arithmetic: it trades PyTorch's threads for gloo's all-reduce (training) or for a "
+    "cluster's start-up and a second loading of the run (dask). The 1-thread rows show "
+    "what one core does: the speed-up of 2 processes over them is the scaling to expect "
+    "with a core per process."
 )
 
 # a training in a fresh process, printing its peak RSS (bytes, its own VmHWM: ru_maxrss
-# would start from the parent's peak, carried over at exec) as the last line
+# would start from the parent's peak, carried over at exec) as the last line; "serial"
+# turns the streaming loader's read-ahead thread off (the A/B of that overlap)
 TRAIN = """
 import sys
 from pathlib import Path
 import yaml
 from benchmarks.memory import high_water_mark
 from heplearn.training.fit import train
+if sys.argv[3] == "serial":
+    import heplearn.data.loaders
+    heplearn.data.loaders.prefetched = lambda items: items
 train(yaml.safe_load(Path(sys.argv[1]).read_text()), sys.argv[2])
 print(high_water_mark() or 0)
 """
 
 
 def _write_files(folder: Path, jets_per_file: int) -> list[Path]:
+    folder.mkdir()
     paths = [folder / f"jets_{index}.root" for index in range(FILES)]
     for index, path in enumerate(paths):
         write_jets(path, jets_per_file, seed=index + 1)
     return paths
 
 
-def _config(folder: Path, epochs: int, streaming: bool) -> dict[str, Any]:
-    config = jets_config(folder / "*.root", MODEL, length=64)
-    config["training"].update(epochs=epochs, batch_size=256, accelerator="cpu")
+def _config(
+    folder: Path, model: str, epochs: int, streaming: bool, threads: int | None = None
+) -> dict[str, Any]:
+    config = jets_config(folder / "*.root", MODELS[model], length=LENGTH)
+    config["training"].update(
+        epochs=epochs, batch_size=BATCH[model], accelerator="cpu", threads=threads
+    )
     if streaming:
         config["training"]["streaming"] = STREAMING
     return config
 
 
-def _train(config: dict[str, Any], out: Path, devices: int) -> tuple[float, int | None]:
+def _train(
+    config: dict[str, Any], out: Path, devices: int = 1, read_ahead: bool = True
+) -> tuple[float, int | None]:
     """The fastest epoch after the first (seconds) and the peak RSS of one training."""
     path = out.with_suffix(".yaml")
     path.write_text(yaml.safe_dump(config))
     if devices == 1:
-        command = [sys.executable, "-c", TRAIN, str(path), str(out)]
+        mode = "overlap" if read_ahead else "serial"
+        command = [sys.executable, "-c", TRAIN, str(path), str(out), mode]
     else:
         command = [sys.executable, "-m", "heplearn", "train", str(path), "--out", str(out)]
         command += ["--devices", str(devices), "--strategy", "ddp"]
@@ -85,70 +111,119 @@ def _train(config: dict[str, Any], out: Path, devices: int) -> tuple[float, int 
     return min(seconds[1:]), rss
 
 
-def _train_jets(folder: Path) -> int:
+def _train_jets(folder: Path, model: str) -> int:
     from heplearn.config import parse_spec
     from heplearn.data.loaders import scan_stream
     from heplearn.data.spec import DatasetSpec
 
-    config = _config(folder, 1, True)
+    config = _config(folder, model, 1, True)
     spec = parse_spec(DatasetSpec, config["data"])
     return int(
         scan_stream(spec, config["seed"], STREAMING["chunk_entries"]).split_counts[:, 0].sum()
     )
 
 
-def _predict_seconds(run: Path, files: list[Path], out: Path, workers: int) -> float:
+def _predict_seconds(
+    run: Path, files: list[Path], out: Path, workers: int, threads: int | None = None
+) -> float:
     from heplearn.deploy.predict import predict_files
+    from heplearn.inference.options import ScoringOptions
     from heplearn.run_directory import RunDirectory
 
     start = time.perf_counter()
-    predict_files(RunDirectory(run), files, out, overwrite=True, workers=workers)
+    scoring = ScoringOptions(threads=threads)
+    predict_files(RunDirectory(run), files, out, overwrite=True, workers=workers, scoring=scoring)
     return time.perf_counter() - start
 
 
 def run(quick: bool = False) -> list[Section]:
     """Measure and return the tables."""
-    jets_per_file = 1000 if quick else 4000
+    jets_per_file = {"PFN": 1000 if quick else 4000, "ParticleNet-Lite": 200 if quick else 800}
     epochs = 2 if quick else 3
+    cores = os.cpu_count()
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as temporary:
         root = Path(temporary)
-        (root / "data").mkdir()
-        files = _write_files(root / "data", jets_per_file)
-        jets = _train_jets(root / "data")
-        streamed_1, rss_streamed = _train(_config(root / "data", epochs, True), root / "s1", 1)
-        memory_1, rss_memory = _train(_config(root / "data", epochs, False), root / "m1", 1)
-        streamed_2, _ = _train(_config(root / "data", epochs, True), root / "s2", 2)
-        one = _predict_seconds(root / "m1", files, root / "p1", 1)
-        two = _predict_seconds(root / "m1", files, root / "p2", 2)
-    total = FILES * jets_per_file
-    cores = os.cpu_count()
+        folders = {model: root / model for model in MODELS}
+        files = {model: _write_files(folders[model], jets_per_file[model]) for model in MODELS}
+        jets = {model: _train_jets(folders[model], model) for model in MODELS}
+        pfn = folders["PFN"]
+        memory, rss_memory = _train(_config(pfn, "PFN", epochs, False), root / "m")
+        streamed, rss_streamed = _train(_config(pfn, "PFN", epochs, True), root / "s")
+        serial, rss_serial = _train(_config(pfn, "PFN", epochs, True), root / "r", 1, False)
+        one_thread, _ = _train(_config(pfn, "PFN", epochs, True, threads=1), root / "t")
+        pair, _ = _train(_config(pfn, "PFN", epochs, True), root / "d", 2)
+        lite = folders["ParticleNet-Lite"]
+        lite_one, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ls")
+        lite_pair, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ld", 2)
+        # the ParticleNet-Lite run scores the PFN files (the same branches)
+        scored = files["PFN"]
+        predict_one = _predict_seconds(root / "ls", scored, root / "p1", 1)
+        predict_thread = _predict_seconds(root / "ls", scored, root / "pt", 1, threads=1)
+        predict_two = _predict_seconds(root / "ls", scored, root / "p2", 2)
+    buffered = (jets_per_file["PFN"] + STREAMING["shuffle_buffer"]) * EVENT_BYTES / 1e6
+    pfn_jets, lite_jets = jets["PFN"], jets["ParticleNet-Lite"]
+    total, lite_total = (FILES * jets_per_file[model] for model in MODELS)
+
+    def rate(model_jets: int, seconds: float) -> str:
+        return f"{model_jets / seconds:,.0f}"
+
     training = Section(
         title="Streamed training on several processes",
         description=(
-            f"PFN (default architecture, batch 256 per process) on {total} synthetic jets in "
-            f"{FILES} files ({jets} in the training split), `training.streaming` "
-            f"{json.dumps(STREAMING)}; one process vs `--devices 2 --strategy ddp` (gloo) on "
-            f"this {cores}-core machine, and streamed vs in memory on one process. Jets/s: "
+            f"PFN (default architecture, batch 256 per process) on {total} synthetic jets "
+            f"in {FILES} files ({pfn_jets} in the training split) and ParticleNet-Lite (batch "
+            f"128 per process) on {lite_total} ({lite_jets} training jets), "
+            f"`training.streaming` {json.dumps(STREAMING)} (a chunk is a whole file, one "
+            "basket cluster; the buffer is smaller than the "
+            "training split, as when the data do not fit in memory); one process vs "
+            f"`--devices 2 --strategy ddp` (gloo) on this {cores}-core machine, and streamed "
+            "vs in memory on one process. *read-ahead off*: the same streamed run with the "
+            "loader's thread that reads the next chunk during training turned off. Jets/s: "
             "training jets over the fastest epoch after the first (validation included). "
             "Peak RSS: the training process's high-water mark; the streamed loader's own "
-            "data stay below about one chunk as read plus the shuffle buffer of processed "
-            f"events ({STREAMING['chunk_entries']} + {STREAMING['shuffle_buffer']} events, "
-            "each 64 particles x 5 features in float32 plus a mask: about 28 MB), on top of "
-            f"Python, torch and the model. {SHARED}"
+            "data stay below two chunks as read (the current and the next) plus the chunk "
+            f"and the buffer of processed events ({jets_per_file['PFN']} + "
+            f"{STREAMING['shuffle_buffer']} events of {EVENT_BYTES} bytes: {buffered:.0f} MB), "
+            f"on top of Python, torch and the model. {NOTE}"
         ),
-        headers=["run", "jets/s", "ratio", "peak RSS"],
+        headers=["model", "run", "jets/s", "ratio", "peak RSS"],
         rows=[
-            ["1 process, in memory", f"{jets / memory_1:,.0f}", "1.00", _mib(rss_memory)],
+            ["PFN", "1 process, in memory", rate(pfn_jets, memory), "1.00", _mib(rss_memory)],
             [
+                "PFN",
                 "1 process, streamed",
-                f"{jets / streamed_1:,.0f}",
-                f"{memory_1 / streamed_1:.2f} (vs in memory)",
+                rate(pfn_jets, streamed),
+                f"**{memory / streamed:.2f}** (vs in memory)",
                 _mib(rss_streamed),
             ],
             [
+                "PFN",
+                "1 process, streamed, read-ahead off",
+                rate(pfn_jets, serial),
+                f"{memory / serial:.2f} (vs in memory)",
+                _mib(rss_serial),
+            ],
+            [
+                "PFN",
+                "1 process of 1 thread, streamed",
+                rate(pfn_jets, one_thread),
+                f"{streamed / one_thread:.2f} (vs 1 process streamed)",
+                "-",
+            ],
+            [
+                "PFN",
                 "2 processes (gloo), streamed",
-                f"{jets / streamed_2:,.0f}",
-                f"{streamed_1 / streamed_2:.2f} (vs 1 process streamed)",
+                rate(pfn_jets, pair),
+                f"**{streamed / pair:.2f}** (vs 1 process streamed); "
+                f"{one_thread / pair:.2f} (vs 1 thread)",
+                "-",
+            ],
+            ["ParticleNet-Lite", "1 process, streamed", rate(lite_jets, lite_one), "1.00", "-"],
+            [
+                "ParticleNet-Lite",
+                "2 processes (gloo), streamed",
+                rate(lite_jets, lite_pair),
+                f"**{lite_one / lite_pair:.2f}** (vs 1 process streamed)",
                 "-",
             ],
         ],
@@ -156,15 +231,28 @@ def run(quick: bool = False) -> list[Section]:
     predict = Section(
         title="predict on a dask cluster",
         description=(
-            f"`predict_files` of the PFN run on {FILES} files of {jets_per_file} jets: in this "
-            "process vs `workers=2` (a local dask cluster of 2 single-threaded processes; its "
-            "start-up and each worker's loading of the run are in the time; on a few "
-            f"thousand jets it is most of it). {SHARED}"
+            f"`predict_files` of the ParticleNet-Lite run on {FILES} files of "
+            f"{jets_per_file['PFN']} jets ({total} jets): in this process (PyTorch's threads "
+            "on every core, or one thread), vs `workers=2` (a local dask cluster of 2 "
+            "single-threaded processes, each loading the run once for all its files; the "
+            f"cluster's start-up is in the time). {NOTE}"
         ),
         headers=["run", "seconds", "jets/s", "speed-up"],
         rows=[
-            ["1 process", f"{one:.1f}", f"{total / one:,.0f}", "1.00"],
-            ["2 dask workers", f"{two:.1f}", f"{total / two:,.0f}", f"{one / two:.2f}"],
+            ["1 process", f"{predict_one:.1f}", f"{total / predict_one:,.0f}", "1.00"],
+            [
+                "1 process of 1 thread",
+                f"{predict_thread:.1f}",
+                f"{total / predict_thread:,.0f}",
+                f"{predict_one / predict_thread:.2f}",
+            ],
+            [
+                "2 dask workers",
+                f"{predict_two:.1f}",
+                f"{total / predict_two:,.0f}",
+                f"**{predict_one / predict_two:.2f}** ({predict_thread / predict_two:.2f} vs "
+                "1 thread)",
+            ],
         ],
     )
     return [training, predict]

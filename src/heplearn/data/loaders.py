@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from heplearn.data.batch import LABEL, Batch, batch_arrays, mask_key
 from heplearn.data.dataset import spec_files
+from heplearn.data.prefetch import prefetched
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Columns
 from heplearn.data.readers import SourceFile, cluster_starts, read_ranges
@@ -68,8 +69,10 @@ class StreamingDataset(IterableDataset):
 
     Every epoch the chunks are dealt out among the distributed ranks, and each rank's
     among its DataLoader workers, without overlap; each worker shuffles the events it
-    reads within a buffer of ``shuffle_buffer`` events and yields ready batches. Memory
-    stays below about one chunk plus the buffer per worker.
+    reads within a buffer of ``shuffle_buffer`` events and yields ready batches. The next
+    chunk is read in a thread while the events of the current one are prepared and
+    trained on (:func:`heplearn.data.prefetch.prefetched`). Memory stays below about two
+    chunks as read (the current one and the next) plus the buffer per worker.
 
     The order of an epoch depends only on (seed, epoch, world size), never on what ran
     before, so a resumed run reads what an uninterrupted one would have read:
@@ -112,6 +115,10 @@ class StreamingDataset(IterableDataset):
     files : sequence of int, optional
         Read only the chunks of these files (positions among the spec's files), e.g. one
         file per task of a file-parallel job.
+    chunks : sequence of Chunk, optional
+        The plan of :func:`plan_chunks` for ``chunk_entries``, when already made (that of
+        :func:`scan_stream`, which ``split_counts`` count): the files are not opened again
+        to plan it.
 
     Raises
     ------
@@ -133,6 +140,7 @@ class StreamingDataset(IterableDataset):
         world_size: int = 1,
         split_counts: np.ndarray | None = None,
         files: Sequence[int] | None = None,
+        chunks: Sequence[Chunk] | None = None,
     ) -> None:
         self.spec = spec
         self.preprocessing = preprocessing
@@ -141,7 +149,7 @@ class StreamingDataset(IterableDataset):
         self.seed = seed
         self.shuffle_buffer = shuffle_buffer
         self.rank, self.world_size = rank, world_size
-        self.chunks = plan_chunks(spec, chunk_entries)
+        self.chunks = list(chunks) if chunks is not None else plan_chunks(spec, chunk_entries)
         self.split_counts = split_counts
         if split_counts is None:
             self.sizes = np.array([c.entry_stop - c.entry_start for c in self.chunks], np.int64)
@@ -214,7 +222,7 @@ class StreamingDataset(IterableDataset):
         largest = max((chunk.entry_stop - chunk.entry_start for chunk in chunks), default=0)
         total = sum(chunk.entry_stop - chunk.entry_start for chunk in chunks)
         buffer = _EventBuffer(min(threshold - 1 + largest, total))
-        for chunk, columns in _read_chunks(chunks, needed):
+        for chunk, columns in prefetched(_read_chunks(chunks, needed)):
             events = processor.process(
                 columns,
                 chunk.source_index,
@@ -391,11 +399,14 @@ class StreamScan:
         Event weights and standardisation fitted on the training split.
     split_counts : numpy.ndarray
         ``(chunks, 3)`` events of the train, validation and test splits in each chunk of
-        :func:`plan_chunks`, after the selection.
+        ``chunks``, after the selection.
+    chunks : list of Chunk
+        The chunks of :func:`plan_chunks`, for :class:`StreamingDataset`.
     """
 
     preprocessing: Preprocessing
     split_counts: np.ndarray
+    chunks: list[Chunk]
 
 
 def scan_stream(
@@ -405,7 +416,7 @@ def scan_stream(
     preprocessing: Preprocessing | None = None,
 ) -> StreamScan:
     """Fit weights and standardisation and count each chunk's events of every split, in
-    one sequential pass with one chunk in memory at a time.
+    one sequential pass with one chunk in memory at a time (and the next one being read).
 
     Only three numbers per event (label, raw weight, reweighting variable) and the
     standardisation sums are kept between chunks. With ``preprocessing`` given (a resumed
@@ -417,7 +428,7 @@ def scan_stream(
     chunks = plan_chunks(spec, chunk_entries)
     labels = []
     counts = np.zeros((len(chunks), len(SPLIT_NAMES)), np.int64)
-    for index, (chunk, columns) in enumerate(_read_chunks(chunks, needed)):
+    for index, (chunk, columns) in enumerate(prefetched(_read_chunks(chunks, needed))):
         events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
         counts[index] = np.bincount(events.split, minlength=len(SPLIT_NAMES))
         if preprocessing is None:
@@ -425,7 +436,7 @@ def scan_stream(
             labels.append(events.label)
     if preprocessing is None:
         preprocessing = statistics.preprocessing(class_count(spec, np.concatenate(labels)))
-    return StreamScan(preprocessing, counts)
+    return StreamScan(preprocessing, counts, chunks)
 
 
 def fit_streaming_preprocessing(

@@ -5,7 +5,13 @@ import numpy as np
 from torch.utils.data import DataLoader
 
 from heplearn.data.dataset import Dataset, load_dataset
-from heplearn.data.loaders import StreamBatches, StreamingDataset, scan_stream, streaming_loader
+from heplearn.data.loaders import (
+    Chunk,
+    StreamBatches,
+    StreamingDataset,
+    scan_stream,
+    streaming_loader,
+)
 from heplearn.data.preprocessing import Preprocessing, class_count
 from heplearn.errors import ConfigError
 from heplearn.training.config import RunConfig
@@ -37,6 +43,7 @@ class RunDataModule(L.LightningDataModule):
         self.dataset: Dataset | None = None
         self.n_classes = 0
         self.split_counts: np.ndarray | None = None
+        self.chunks: list[Chunk] | None = None
         self.rank, self.world_size = 0, 1
         self.pin_memory = False
 
@@ -56,6 +63,7 @@ class RunDataModule(L.LightningDataModule):
         if self.split_counts is None:
             scan = scan_stream(spec, seed, streaming.chunk_entries, self.preprocessing)
             self.preprocessing, self.split_counts = scan.preprocessing, scan.split_counts
+            self.chunks = scan.chunks
 
     def check_shares(self, world_size: int) -> None:
         """Refuse a streamed run with more processes than chunks of a split to deal out.
@@ -80,6 +88,7 @@ class RunDataModule(L.LightningDataModule):
                 chunk_entries=streaming.chunk_entries,
                 world_size=world_size,
                 split_counts=self.split_counts,
+                chunks=self.chunks,
             )
 
     def setup(self, stage: str) -> None:
@@ -119,6 +128,7 @@ class RunDataModule(L.LightningDataModule):
                 rank=self.rank,
                 world_size=self.world_size,
                 split_counts=self.split_counts,
+                chunks=self.chunks,
             )
             if self.trainer is not None:
                 stream.set_epoch(self.trainer.current_epoch)
