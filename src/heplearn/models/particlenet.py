@@ -105,10 +105,12 @@ def nearest_neighbours(points: Tensor, mask: Tensor, k: int) -> tuple[Tensor, Te
         itself and the particle is real; false slots must be left out of any aggregation.
     """
     squared = (points * points).sum(dim=-1)
-    distance = squared.unsqueeze(2) + squared.unsqueeze(1) - 2 * points @ points.transpose(1, 2)
-    distance = distance.masked_fill(~mask.unsqueeze(1), torch.inf)
+    # |x_i|² + |x_j|² − 2 x_i·x_j, then no padded neighbour and not itself, all in place
+    distance = (squared.unsqueeze(2) + squared.unsqueeze(1)).baddbmm_(
+        points, points.transpose(1, 2), alpha=-2
+    )
     itself = torch.eye(points.shape[1], dtype=torch.bool, device=points.device)
-    distance = distance.masked_fill(itself, torch.inf)
+    distance.masked_fill_(~mask.unsqueeze(1), torch.inf).masked_fill_(itself, torch.inf)
     nearest, index = distance.topk(min(k, points.shape[1]), dim=-1, largest=False)
     valid = nearest.isfinite() & mask.unsqueeze(-1)
     return index, valid
@@ -211,7 +213,7 @@ class EdgeConv(nn.Module):
             bias, features.flatten(0, 1), (weight[:, :width] - weight[:, width:]).T
         ).view(*features.shape[:2], -1)
         neighbour = features @ weight[:, width:].T
-        edges = (centre.unsqueeze(2) + gather_neighbours(neighbour, index)).relu_()
+        edges = gather_neighbours(neighbour, index).add_(centre.unsqueeze(2)).relu_()
         for layer, norm in zip(self.edge_layers, self.edge_norms, strict=True):
             assert isinstance(layer, nn.Linear) and isinstance(norm, MaskedBatchNorm)
             edges = functional.linear(edges, *folded_linear(layer.weight, norm)).relu_()
