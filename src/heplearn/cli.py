@@ -389,7 +389,7 @@ MemoryBudgetFlag = Annotated[
     typer.Option(
         help="Memory for scoring beyond the libraries and the model, e.g. 1GB: half for the "
         "forward pass, half for the events being read (default: a quarter of the available "
-        "memory, at most 512 MiB).",
+        "memory, at most 256 MiB).",
     ),
 ]
 ScoringAcceleratorFlag = Annotated[
@@ -415,9 +415,14 @@ def _scoring_options(
     """The ScoringOptions of the flags (the device is checked before any data is read)."""
     from heplearn.data.shuffle import parse_memory
     from heplearn.inference import ScoringOptions
-    from heplearn.inference.devices import scoring_device
+    from heplearn.inference.devices import check_accelerator, scoring_device
+    from heplearn.inference.onnx_engine import require_cpu
 
-    scoring_device(accelerator, devices)
+    if engine.value == "onnx":  # checked without torch, which ONNX Runtime does without
+        check_accelerator(accelerator, devices)
+        require_cpu(accelerator)
+    else:
+        scoring_device(accelerator, devices)
     return ScoringOptions(
         engine=engine.value,
         batch_size=batch_size,

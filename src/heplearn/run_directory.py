@@ -12,23 +12,27 @@ Layout (``docs/runs.md``)::
       history.csv          one row per epoch: losses, validation AUC, learning rate
       checkpoints/         last.ckpt and best.ckpt (Lightning), for --resume
       logs/                TensorBoard or MLflow logs when a logger is chosen
+      export/scoring.onnx  the graph ``--engine onnx`` scores with, exported on first use
 """
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 import yaml
 
+from heplearn.config import parse_spec
 from heplearn.data.preprocessing import Preprocessing
+from heplearn.data.spec import DatasetSpec
 from heplearn.errors import InputError
 from heplearn.files import write_text_atomic
-from heplearn.models.registry import build_model, model_family
 from heplearn.models.schema import InputInfo, InputSchema
-from heplearn.training.config import RunConfig, parse_run_config
 from heplearn.training.task import Task
+
+if TYPE_CHECKING:  # the validated config and the model import the model zoo (torch),
+    # which scoring with ONNX Runtime does without: they are imported where they are used
+    from heplearn.training.config import RunConfig
 
 CONFIG = "config.yaml"
 INFO = "run.json"
@@ -70,10 +74,29 @@ class RunDirectory:
         """Whether a run was started here (its config is written first)."""
         return (self.path / CONFIG).is_file()
 
-    def config(self) -> RunConfig:
+    def config(self) -> "RunConfig":
         """The resolved config of the run."""
+        from heplearn.training.config import parse_run_config
+
+        return parse_run_config(self.config_data())
+
+    def config_data(self) -> dict[str, Any]:
+        """The resolved config as plain data, not validated (no model zoo imported)."""
         self._require(CONFIG)
-        return parse_run_config(yaml.safe_load((self.path / CONFIG).read_text()))
+        data: dict[str, Any] = yaml.safe_load((self.path / CONFIG).read_text())
+        return data
+
+    def model_data(self) -> DatasetSpec:
+        """The dataset spec reduced to the inputs the model reads, as
+        :meth:`RunConfig.model_data <heplearn.training.config.RunConfig.model_data>` makes
+        it, read without the model section of the config (so without torch): the inputs
+        are those recorded in ``run.json``.
+        """
+        spec = parse_spec(DatasetSpec, self.config_data()["data"], prefix="data.")
+        chosen = self.schema()
+        inputs = {name: spec.inputs[name] for name in spec.inputs if name in chosen}
+        standardise = {k: v for k, v in spec.standardise.items() if k in chosen}
+        return spec.model_copy(update={"inputs": inputs, "standardise": standardise})
 
     def info(self) -> dict[str, Any]:
         """The content of ``run.json``."""
@@ -119,14 +142,22 @@ class RunDirectory:
             for line in lines[1:]
         ]
 
-    def load_model(self) -> Any:
-        """The trained model, in evaluation mode (torch) or fitted (estimator)."""
+    def check_finished(self) -> None:
+        """Refuse a run whose training has not finished (no final weights yet)."""
         info = self.info()
         if info.get("status") != "finished":
             raise InputError(
                 f"{self.path} holds an unfinished run (status {info.get('status')!r}); "
                 f"continue it with heplearn train CONFIG --out {self.path} --resume"
             )
+
+    def load_model(self) -> Any:
+        """The trained model, in evaluation mode (torch) or fitted (estimator)."""
+        import torch
+
+        from heplearn.models.registry import build_model, model_family
+
+        self.check_finished()
         config = self.config()
         estimator = model_family(config.model.name).estimator
         if estimator is not None:

@@ -14,7 +14,8 @@ from heplearn.deploy.predict import predict_files
 from heplearn.errors import ConfigError, InputError
 from heplearn.inference import Scorer, ScoringOptions
 from heplearn.inference.devices import scoring_device
-from heplearn.inference.memory import MemoryCost, peak_bytes
+from heplearn.inference.memory import MemoryCost
+from heplearn.inference.memory_probe import peak_bytes
 from heplearn.training.fit import train
 
 runner = CliRunner()
@@ -76,6 +77,17 @@ def test_a_small_budget_shrinks_the_batch_without_changing_the_scores(top, parti
     assert "events per batch" in tight.summary()
 
 
+def test_batches_of_jets_of_similar_length_give_the_scores_in_the_events_order(particlenet):
+    arrays = _standardised_test_arrays(particlenet)
+    scorer = Scorer(particlenet, ScoringOptions(batch_size=7))
+    assert scorer.padding_invariant  # (ParticleNet-Lite: batches trimmed, by length)
+    inputs = {name: torch.from_numpy(arrays[name]) for name in scorer.input_names}
+    with torch.no_grad():  # one untrimmed batch, in file order
+        expected = scorer.task.scores(scorer.model(inputs)).numpy()
+    np.testing.assert_allclose(scorer.scores(arrays), expected, rtol=0, atol=1e-6)
+    assert len(expected) > 7 and np.ptp(expected) > 1e-3
+
+
 def test_a_budget_too_small_for_one_event_is_refused(particlenet):
     scorer = Scorer(particlenet, ScoringOptions(memory_budget=1000))
     with pytest.raises(ConfigError, match="--memory-budget"):
@@ -86,7 +98,7 @@ def test_the_measured_cost_predicts_the_peak_of_a_larger_batch(particlenet):
     scorer = Scorer(particlenet, ScoringOptions(batch_size=1))
     cost = scorer.memory_cost()
     assert isinstance(cost, MemoryCost)
-    measured = peak_bytes(lambda: scorer._probe(200), torch.device("cpu"))
+    measured = peak_bytes(lambda: scorer.torch.probe(200), torch.device("cpu"))
     predicted = cost.fixed + cost.per_event * 200
     assert 0.8 * measured <= predicted <= 1.25 * measured
 

@@ -23,16 +23,18 @@ assembles a batch, :func:`contiguous` gives it the dtypes above in contiguous me
 """
 
 from collections.abc import Iterable, Mapping
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # numpy only at run time: predict with ONNX Runtime never imports torch
+    import torch
 
 LABEL = "label"
 WEIGHT = "weight"
 MASK_SUFFIX = "_mask"
 
-Batch: TypeAlias = dict[str, torch.Tensor]
+Batch: TypeAlias = "dict[str, torch.Tensor]"
 """A collated batch (what models and the LightningModule receive)."""
 ArrayBatch: TypeAlias = dict[str, np.ndarray]
 """A batch of numpy arrays (what loaders assemble and ONNX Runtime is fed)."""

@@ -119,9 +119,9 @@ class FilePredictor:
 
     def __init__(self, run: RunDirectory, settings: PredictSettings | None = None) -> None:
         self.settings = settings or PredictSettings()
-        config = run.config()
-        self.spec = config.model_data()
-        self.processor = ChunkProcessor(self.spec, config.seed)
+        # the config's data section only: its model section would import the model zoo
+        self.spec = run.model_data()
+        self.processor = ChunkProcessor(self.spec, run.config_data()["seed"])
         # a k-fold run scores each event with the model of its fold (deploy/kfold.py)
         self.folds = FoldScoring(run, self.settings.scoring) if is_kfold(run) else None
         self.preprocessing = self.folds.preprocessing[0] if self.folds else run.preprocessing()

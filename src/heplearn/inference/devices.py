@@ -1,15 +1,38 @@
 """The device a run is scored on, from ``--accelerator`` and ``--devices``."""
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from heplearn.errors import ConfigError
+
+if TYPE_CHECKING:  # the ONNX Runtime engine checks its flags without torch
+    import torch
 
 ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps")
 
 
-def scoring_device(accelerator: str = "auto", devices: str | int = "auto") -> torch.device:
+def check_accelerator(accelerator: str = "auto", devices: str | int = "auto") -> str:
+    """The accelerator's name (lower case), checked without looking for the device.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown accelerator, or a device count other than one.
+    """
+    name = str(accelerator).lower()
+    if name not in ACCELERATORS:
+        raise ConfigError(
+            f"--accelerator must be one of {', '.join(ACCELERATORS)}, not {accelerator!r}"
+        )
+    if str(devices).lower() not in ("auto", "1"):
+        raise ConfigError(
+            f"--devices {devices}: scoring runs on one device per process; give --devices 1 "
+            "(or auto) and score several files in parallel processes instead"
+        )
+    return name
+
+
+def scoring_device(accelerator: str = "auto", devices: str | int = "auto") -> "torch.device":
     """The one device scoring runs on.
 
     Parameters
@@ -27,16 +50,9 @@ def scoring_device(accelerator: str = "auto", devices: str | int = "auto") -> to
         For an unknown accelerator, a device count other than one, or a GPU asked for
         where PyTorch sees none.
     """
-    name = str(accelerator).lower()
-    if name not in ACCELERATORS:
-        raise ConfigError(
-            f"--accelerator must be one of {', '.join(ACCELERATORS)}, not {accelerator!r}"
-        )
-    if str(devices).lower() not in ("auto", "1"):
-        raise ConfigError(
-            f"--devices {devices}: scoring runs on one device per process; give --devices 1 "
-            "(or auto) and score several files in parallel processes instead"
-        )
+    import torch
+
+    name = check_accelerator(accelerator, devices)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name in ("gpu", "cuda"):

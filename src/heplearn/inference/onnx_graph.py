@@ -3,15 +3,17 @@
 
 :class:`ScoringModel` wraps the network with the run's standardisation before it and the
 task's output function after it; :func:`export_graph` traces it with torch.onnx, batch
-axis dynamic and particle axis dynamic where the model allows it; :func:`scoring_graph`
-is the graph fed already standardised inputs (the ``onnx`` engine of predict and
-evaluate).
+axis dynamic and particle axis dynamic where the model allows it;
+:func:`write_scoring_graph` makes the graph fed already standardised inputs (the ``onnx``
+engine of predict and evaluate, kept in the run directory).
 """
 
 import logging
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,13 @@ except ModuleNotFoundError as _missing:
 from heplearn.data.batch import Batch, mask_key
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.errors import InputError, OutputError
+from heplearn.files import atomic_path
+from heplearn.inference.devices import available_cores
+from heplearn.inference.memory import MemoryCost
+from heplearn.inference.onnx_cache import METADATA_KEY, GraphInfo
+from heplearn.inference.onnx_probe import measure_graph_cost
+from heplearn.inference.options import ScoringOptions
+from heplearn.inference.torch_engine import TorchEngine
 from heplearn.models.registry import model_family, select_inputs
 from heplearn.models.schema import InputSchema, batch_keys
 from heplearn.run_directory import RunDirectory
@@ -126,13 +135,30 @@ def pad_value(spec: DatasetSpec, name: str) -> float:
     return definition.pad_value if isinstance(definition, ParticlesInput) else 0.0
 
 
-def scoring_graph(run: RunDirectory) -> onnx.ModelProto:
+def write_scoring_graph(run: RunDirectory, key: str, path: Path | None = None) -> bytes:
     """The run's network and output function as ONNX, fed *standardised* inputs.
 
     This is the graph of the ONNX Runtime engine of ``predict`` and ``evaluate``
     (:mod:`heplearn.inference.onnx_engine`): the data layer standardises, as it does for
     the PyTorch engine, so both engines see the same arrays. Its outputs are those of
-    :func:`heplearn.deploy.export.export_onnx`.
+    :func:`heplearn.deploy.export.export_onnx`. Its ``metadata_props`` hold a
+    :class:`~heplearn.inference.onnx_engine.GraphInfo` (``key``, the memory per event
+    measured in ONNX Runtime, model facts).
+
+    Parameters
+    ----------
+    run : RunDirectory
+        A finished run of a neural network.
+    key : str
+        :func:`~heplearn.inference.onnx_engine.graph_key` of the run.
+    path : Path, optional
+        Where to keep the graph (written atomically); a folder that cannot be written
+        is no error: the graph is then used from memory.
+
+    Returns
+    -------
+    bytes
+        The serialised graph.
 
     Raises
     ------
@@ -147,10 +173,38 @@ def scoring_graph(run: RunDirectory) -> onnx.ModelProto:
             f"{run.path} holds a {config.model.name!r} model, a scikit-learn estimator, which "
             "has no ONNX graph; score it with --engine torch"
         )
+    engine = TorchEngine(run, ScoringOptions(accelerator="cpu"), available_cores())
     schema = select_inputs(config.model, run.schema())
-    scoring = ScoringModel(run.load_model(), schema, config.model_data(), {}, run.task()).eval()
-    proto, _, _ = export_graph(scoring, schema, None)
-    return proto
+    scoring = ScoringModel(engine.model, schema, config.model_data(), {}, run.task()).eval()
+    proto, dynamic, _ = export_graph(scoring, schema, None)
+    cost = _onnxruntime_cost(proto, schema) or engine.memory_cost()
+    assert cost is not None  # (a network)
+    info = GraphInfo(
+        key, cost.fixed, cost.per_event, engine.latent_dim, engine.padding_invariant, dynamic
+    )
+    proto.metadata_props.add(key=METADATA_KEY, value=info.to_json())
+    graph: bytes = proto.SerializeToString()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as temporary:
+                temporary.write_bytes(graph)
+        except OSError:  # a run directory this user cannot write: no cache this time
+            pass
+    return graph
+
+
+def _onnxruntime_cost(proto: onnx.ModelProto, schema: InputSchema) -> MemoryCost | None:
+    """ONNX Runtime's memory for a forward pass of the graph, measured in a fresh process."""
+    shapes: dict[str, tuple[str, list[int]]] = {}
+    for name, info in schema.items():
+        shapes[name] = ("float32", list(info.shape))
+        if info.kind == "particles":
+            shapes[mask_key(name)] = ("bool", [info.shape[0]])
+    with tempfile.TemporaryDirectory() as folder:
+        graph = Path(folder) / "scoring.onnx"
+        graph.write_bytes(proto.SerializeToString())
+        return measure_graph_cost(graph, shapes, available_cores())
 
 
 @contextmanager

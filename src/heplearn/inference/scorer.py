@@ -1,31 +1,22 @@
 """Scores of a trained run for arrays of model inputs: what evaluate and predict share."""
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
 
-from heplearn.data.batch import Batch, mask_key
-from heplearn.inference.devices import available_cores, scoring_device
-from heplearn.inference.memory import (
-    MAX_BATCH,
-    MemoryCost,
-    check_budget,
-    forward_budget,
-    measure_cost,
-)
+from heplearn.data.batch import mask_key
+from heplearn.inference.buckets import BatchFunction, batched
+from heplearn.inference.devices import available_cores
+from heplearn.inference.memory import MAX_BATCH, MemoryCost, check_budget, forward_budget
 from heplearn.inference.onnx_engine import OnnxEngine, require_cpu
 from heplearn.inference.options import ScoringOptions
-from heplearn.models.base import Embeds
-from heplearn.models.registry import model_family
 from heplearn.models.schema import batch_keys
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 
-BatchFunction = Callable[[dict[str, np.ndarray]], np.ndarray]
+if TYPE_CHECKING:  # the onnx engine with a graph kept in the run never imports torch
+    from heplearn.inference.torch_engine import TorchEngine
 
 
 class Scorer:
@@ -33,10 +24,12 @@ class Scorer:
 
     The forward batch is ``options.batch_size`` or, by default, the largest batch whose
     forward pass fits half the memory budget, from the model's memory per event
-    measured once on probe batches (:mod:`heplearn.inference.memory`). PyTorch runs in
-    ``torch.inference_mode`` on all the allowed cores (CPU) or on a GPU with pinned host
-    memory and non-blocking copies (optionally in bfloat16); ONNX Runtime runs the
-    exported graph on the CPU.
+    measured once on probe batches (:mod:`heplearn.inference.memory_probe`). PyTorch runs
+    in ``torch.inference_mode`` on all the allowed cores (CPU) or on a GPU with pinned host
+    memory and non-blocking copies, optionally in bfloat16
+    (:mod:`heplearn.inference.torch_engine`); ONNX Runtime runs the run's scoring graph on
+    the CPU (:mod:`heplearn.inference.onnx_engine`: exported once and kept in the run, then
+    loaded without importing torch).
 
     Parameters
     ----------
@@ -58,20 +51,34 @@ class Scorer:
         self.options = options or ScoringOptions()
         self.task: Task = run.task()
         self.schema = run.schema()
-        self.model: Any = run.load_model()
-        self.estimator = model_family(run.config().model.name).estimator
-        self.device = scoring_device(self.options.accelerator, self.options.devices)
         self.threads = self.options.threads or available_cores()
         self.onnx: OnnxEngine | None = None
+        self._torch_engine: TorchEngine | None = None
         if self.options.engine == "onnx":
-            require_cpu(self.device.type)
+            require_cpu(self.options.accelerator)
             self.onnx = OnnxEngine(run, self.threads)
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.threads)
-        if isinstance(self.model, nn.Module):
-            self.model.to(self.device)
+            self.padding_invariant = self.onnx.info.padding_invariant
+        else:
+            self.padding_invariant = self.torch.padding_invariant
         self._batch_size = self.options.batch_size
-        self._cost: MemoryCost | None = None
+
+    @property
+    def torch(self) -> "TorchEngine":
+        """The PyTorch engine: the scoring engine, or, beside ONNX Runtime, what computes
+        embeddings (on the CPU), built when first needed."""
+        if self._torch_engine is None:
+            from heplearn.inference.torch_engine import TorchEngine
+
+            options = self.options
+            if self.onnx is not None:
+                options = replace(options, engine="torch", accelerator="cpu")
+            self._torch_engine = TorchEngine(self.run, options, self.threads)
+        return self._torch_engine
+
+    @property
+    def model(self) -> Any:
+        """The run's trained model (a torch module, or an estimator)."""
+        return self.torch.model
 
     @property
     def input_names(self) -> list[str]:
@@ -86,21 +93,26 @@ class Scorer:
         return self._batch_size
 
     def memory_cost(self) -> MemoryCost | None:
-        """Memory of the model's forward pass (measured once), ``None`` for an estimator."""
-        if not isinstance(self.model, nn.Module):
-            return None
-        if self._cost is None:
-            self._cost = measure_cost(self._probe, self.device)
-        return self._cost
+        """Memory of the model's forward pass, ``None`` for an estimator.
+
+        Measured once by PyTorch; the ONNX Runtime engine reads what was measured when
+        its graph was exported.
+        """
+        if self.onnx is not None:
+            return self.onnx.info.memory_cost
+        return self.torch.memory_cost()
 
     def summary(self) -> str:
         """One line: engine, device, batch and what chose it."""
-        engine = "ONNX Runtime" if self.onnx is not None else f"PyTorch ({self.options.precision})"
-        where = f"{self.threads} CPU threads" if self.device.type == "cpu" else str(self.device)
+        engine, where = "ONNX Runtime", f"{self.threads} CPU threads"
+        if self.onnx is None:
+            engine = f"PyTorch ({self.options.precision})"
+            if self.torch.device.type != "cpu":
+                where = str(self.torch.device)
         cost = self.memory_cost()
         reason = ""
         if self.options.batch_size is None and cost is not None:
-            budget = forward_budget(self.options.memory_budget, self.device)
+            budget = forward_budget(self.options.memory_budget, self._device())
             reason = (
                 f" ({cost.per_event / 2**20:.2f} MiB per event, forward budget "
                 f"{budget / 2**20:.0f} MiB)"
@@ -113,88 +125,45 @@ class Scorer:
         Values are the prediction (regression), the anomaly score (autoencoders) or the
         negative log-likelihood (flows).
         """
-        if not isinstance(self.model, nn.Module):
-            return self._estimator_scores(arrays)
         shape = (0, self.task.n_outputs) if self.task.kind == "multiclass" else (0,)
         if self.onnx is not None:
             return self._batched(self.onnx.scores, arrays, shape)
-        function = self._torch(lambda batch: self.task.scores(self.model(batch)))
-        return self._batched(function, arrays, shape)
+        if self.torch.estimator is not None:
+            return self.torch.estimator_scores(arrays)
+        return self._batched(self.torch.scores, arrays, shape)
 
     def embeddings(self, arrays: dict[str, np.ndarray]) -> np.ndarray | None:
         """Latent coordinates ``(N, D)`` of a model with a latent space, else ``None``.
 
         Always computed by PyTorch (the exported graph has the scores only).
         """
-        if not isinstance(self.model, Embeds):
+        latent_dim = self.onnx.info.latent_dim if self.onnx is not None else self.torch.latent_dim
+        if latent_dim is None:
             return None
-        return self._batched(self._torch(self.model.embed), arrays, (0, self.model.latent_dim))
+        return self._batched(self.torch.embeddings, arrays, (0, latent_dim))
 
     def _batched(
         self, function: BatchFunction, arrays: dict[str, np.ndarray], empty_shape: tuple[int, ...]
     ) -> np.ndarray:
-        """``function`` applied batch by batch, results concatenated."""
-        count = len(arrays[next(iter(self.schema))])
-        size = self.batch_size
-        parts = [
-            function({name: arrays[name][start : start + size] for name in self.input_names})
-            for start in range(0, count, size)
-        ]
-        if not parts:
-            return np.zeros(empty_shape, np.float32)
-        return np.concatenate(parts)
+        """``function`` applied batch by batch, results in the events' order.
 
-    def _torch(self, function: Callable[[Batch], torch.Tensor]) -> BatchFunction:
-        """``function`` on a batch of arrays moved to the device, as float32 numpy."""
-
-        def run(batch: dict[str, np.ndarray]) -> np.ndarray:
-            tensors = {name: self._to_device(values) for name, values in batch.items()}
-            with torch.inference_mode(), self._autocast():
-                result = function(tensors)
-            return result.float().cpu().numpy()
-
-        return run
-
-    def _to_device(self, values: np.ndarray) -> torch.Tensor:
-        tensor = torch.from_numpy(np.ascontiguousarray(values))
-        if self.device.type == "cpu":
-            return tensor
-        if self.device.type == "cuda":
-            tensor = tensor.pin_memory()
-        return tensor.to(self.device, non_blocking=True)
-
-    def _autocast(self) -> AbstractContextManager[Any]:
-        if self.options.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
-
-    def _probe(self, events: int) -> None:
-        """One forward pass on ``events`` worst-case events (every particle real)."""
-        generator = torch.Generator().manual_seed(0)
-        batch: Batch = {}
-        for name, info in self.schema.items():
-            batch[name] = torch.randn((events, *info.shape), generator=generator).to(self.device)
-            if info.kind == "particles":
-                batch[mask_key(name)] = torch.ones(
-                    (events, info.shape[0]), dtype=torch.bool, device=self.device
-                )
-        with torch.inference_mode(), self._autocast():
-            self.task.scores(self.model(batch))
-            if isinstance(self.model, Embeds):
-                self.model.embed(batch)
+        PyTorch scores a padding-invariant model in batches of jets of similar length,
+        each trimmed after its longest jet (:mod:`heplearn.inference.buckets`).
+        """
+        particles = None
+        if self.padding_invariant and self.onnx is None:
+            kinds = {name: info.kind for name, info in self.schema.items()}
+            particles = {name: mask_key(name) for name in kinds if kinds[name] == "particles"}
+        return batched(function, arrays, self.input_names, self.batch_size, empty_shape, particles)
 
     def _batch_for_budget(self) -> int:
         cost = self.memory_cost()
         if cost is None:
             return MAX_BATCH
-        budget = forward_budget(self.options.memory_budget, self.device)
+        budget = forward_budget(self.options.memory_budget, self._device())
         check_budget(budget, cost)
         return cost.events_within(budget)
 
-    def _estimator_scores(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
-        assert self.estimator is not None  # (the model is not a torch module)
-        features = self.estimator.features(arrays, self.schema)
-        if self.task.kind == "regression":
-            return np.asarray(self.model.predict(features), np.float32)
-        probabilities = np.asarray(self.model.predict_proba(features), np.float32)
-        return probabilities[:, 1] if self.task.kind == "binary" else probabilities
+    def _device(self) -> Any:
+        """The torch device of the PyTorch engine, ``None`` (the CPU) for ONNX Runtime."""
+        return None if self.onnx is not None else self.torch.device

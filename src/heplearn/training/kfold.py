@@ -17,15 +17,18 @@ The run directory holds the K runs, each a complete run directory::
 """
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from heplearn.errors import InputError
 from heplearn.run_directory import RunDirectory
-from heplearn.training.config import RunConfig
+
+if TYPE_CHECKING:  # predict asks is_kfold without importing the model zoo (torch)
+    from heplearn.training.config import RunConfig
 
 FOLD_DIRECTORY = "fold_{}"
 
 
-def fold_config(config: RunConfig, fold: int) -> RunConfig:
+def fold_config(config: "RunConfig", fold: int) -> "RunConfig":
     """The config of fold ``fold``'s model: its split set to that fold, no ``folds`` left."""
     folds = config.training.folds
     split = config.data.split.model_copy(update={"folds": folds, "fold": fold})
@@ -36,7 +39,7 @@ def fold_config(config: RunConfig, fold: int) -> RunConfig:
 
 def is_kfold(run: RunDirectory) -> bool:
     """Whether ``run`` was trained with ``training.folds``."""
-    return run.config().training.folds is not None
+    return (run.config_data().get("training") or {}).get("folds") is not None
 
 
 def fold_runs(run: RunDirectory) -> list[RunDirectory]:
@@ -61,7 +64,7 @@ def fold_runs(run: RunDirectory) -> list[RunDirectory]:
 
 
 def train_folds(
-    config: RunConfig,
+    config: "RunConfig",
     run: RunDirectory,
     train: Callable[..., RunDirectory],
     *,

@@ -2,14 +2,15 @@
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING, Any, Literal
 
 from heplearn.data.spec import DatasetSpec
 from heplearn.errors import ConfigError
-from heplearn.models.base import Objective
+
+if TYPE_CHECKING:  # a task is read without torch (predict with ONNX Runtime)
+    import torch
+
+    from heplearn.models.base import Objective
 
 TaskKind = Literal["binary", "multiclass", "regression", "anomaly", "generative"]
 
@@ -56,7 +57,7 @@ class Task:
         spec: DatasetSpec,
         n_classes: int,
         loss: str = "auto",
-        objective: Objective = "supervised",
+        objective: "Objective" = "supervised",
         target: Mapping[str, float] | None = None,
     ) -> "Task":
         """The task of a model with ``objective`` on a spec with ``n_classes`` classes.
@@ -99,8 +100,10 @@ class Task:
         """True when a score is one number per event rather than class probabilities."""
         return self.kind in ("regression", "anomaly", "generative")
 
-    def event_losses(self, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def event_losses(self, outputs: "torch.Tensor", labels: "torch.Tensor") -> "torch.Tensor":
         """The loss of every event, ``(batch,)``, before weighting (supervised tasks)."""
+        from torch.nn import functional as F
+
         if self.learns_inputs:
             raise ValueError(f"a {self.kind} task's loss is the model's own event_losses")
         if self.kind == "binary":
@@ -118,17 +121,17 @@ class Task:
         return (prediction - target) ** 2
 
     def weighted_loss(
-        self, outputs: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
-    ) -> torch.Tensor:
+        self, outputs: "torch.Tensor", labels: "torch.Tensor", weights: "torch.Tensor"
+    ) -> "torch.Tensor":
         """Mean over the batch of weight × event loss (supervised tasks)."""
         return weighted_mean(self.event_losses(outputs, labels), weights)
 
-    def scores(self, outputs: torch.Tensor) -> torch.Tensor:
+    def scores(self, outputs: "torch.Tensor") -> "torch.Tensor":
         """Probabilities (signal probability ``(batch,)`` for binary) or per-event values."""
         if self.kind == "binary":
-            return torch.sigmoid(outputs[:, 0])
+            return outputs[:, 0].sigmoid()
         if self.kind == "multiclass":
-            return torch.softmax(outputs, dim=1)
+            return outputs.softmax(dim=1)
         if self.kind == "regression":
             return outputs[:, 0] * self.target_std + self.target_mean
         return outputs[:, 0]
@@ -143,7 +146,7 @@ class Task:
         return cls(**values)
 
 
-def weighted_mean(event_losses: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def weighted_mean(event_losses: "torch.Tensor", weights: "torch.Tensor") -> "torch.Tensor":
     """Mean over the batch of weight × event loss.
 
     A mean over events (not divided by the sum of weights) keeps negative weights
