@@ -28,13 +28,18 @@ def write_dying_once(markers: Path, path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_a_worker_that_dies_mid_file_is_replaced_and_leaves_no_partial_file(tmp_path):
+def test_a_worker_that_dies_mid_file_is_replaced_and_leaves_no_partial_file(tmp_path, monkeypatch):
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     (tmp_path / "out").mkdir()
     (tmp_path / "markers").mkdir()
     paths = [tmp_path / "out" / f"file_{index}.txt" for index in range(4)]
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    environment = dict(os.environ)
     with file_workers(2, None) as client:
         names = map_files(partial(write_dying_once, tmp_path / "markers"), paths, client=client)
+    # dask's nanny puts OMP_NUM_THREADS=1 (and more) into this process's environment while
+    # the cluster runs; it must not stay there for a later training or scoring
+    assert dict(os.environ) == environment
     assert names == [path.name for path in paths]  # in the order of the files
     assert all(path.read_text() == "the whole file" for path in paths)
     assert len(list((tmp_path / "markers").iterdir())) == 4  # every file's worker died once

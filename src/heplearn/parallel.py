@@ -60,12 +60,28 @@ def file_workers(workers: int, scheduler: str | None) -> Iterator[Any]:
             yield client
         return
     with (
+        _environment_kept(),
         distributed.LocalCluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
         yield client
+
+
+@contextmanager
+def _environment_kept() -> Iterator[None]:
+    """This process's environment as it was before, afterwards: dask's nanny writes its
+    ``distributed.nanny.pre-spawn-environ`` (``OMP_NUM_THREADS=1``, ...) into the
+    environment of the process that starts a local cluster, where it would stay and give
+    a later training or scoring in this process one thread."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update({n: v for n, v in before.items() if os.environ.get(n) != v})
 
 
 def local_threads(workers: int, scheduler: str | None) -> int | None:
