@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 
 from heplearn.errors import ConfigError, InputError
-from heplearn.models.bdt import (
-    BDTParams,
-    BoostedDecisionTrees,
-    load_estimator,
-    save_estimator,
-    tabular_matrix,
-)
+from heplearn.models.bdt import BDTParams, BoostedDecisionTrees
+from heplearn.models.estimators import tabular_matrix
 from heplearn.models.registry import build_model, model_params
 from heplearn.models.schema import InputInfo
 
@@ -170,12 +165,13 @@ def test_save_and_load(tmp_path) -> None:
     features, labels = _separable()
     model = BoostedDecisionTrees(FAST).fit(features, labels)
     path = tmp_path / "model.joblib"
-    save_estimator(model, path)
+    hooks = BoostedDecisionTrees.hooks()
+    hooks.save(model, path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]  # no temporary left
-    loaded = load_estimator(path)
+    loaded = hooks.load(path)
     np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
     with pytest.raises(InputError, match="no saved bdt"):
-        load_estimator(tmp_path / "missing.joblib")
+        hooks.load(tmp_path / "missing.joblib")
 
 
 def test_xgboost_without_the_package(monkeypatch: pytest.MonkeyPatch) -> None:

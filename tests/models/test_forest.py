@@ -6,7 +6,7 @@ import pytest
 from helpers import run_config
 from heplearn.errors import ConfigError, InputError
 from heplearn.inference import Scorer
-from heplearn.models.bdt import BDTParams, BoostedDecisionTrees, save_estimator
+from heplearn.models.bdt import BDTParams, BoostedDecisionTrees
 from heplearn.models.forest import ForestParams, RandomForest
 from heplearn.models.registry import build_model, model_family, model_params
 from heplearn.models.schema import InputInfo
@@ -77,7 +77,7 @@ def test_save_and_load_through_the_family_hooks(tmp_path) -> None:
     with pytest.raises(InputError, match="no saved forest"):
         hooks.load(tmp_path / "missing.joblib")
     bdt = BoostedDecisionTrees(BDTParams(max_iter=5)).fit(features, labels)
-    save_estimator(bdt, tmp_path / "b")
+    bdt.save(tmp_path / "b")
     with pytest.raises(InputError, match="holds a BoostedDecisionTrees, not a forest"):
         hooks.load(tmp_path / "b")
 

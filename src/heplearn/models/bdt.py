@@ -1,9 +1,9 @@
 """Boosted decision trees: a scikit-learn style wrapper around histogram gradient boosting.
 
-The ``bdt`` family is an estimator (``estimator=True``): it is trained with ``fit``
-rather than by the Lightning loop. It reads the tabular inputs concatenated in schema
-order (:func:`tabular_matrix`). By default it wraps scikit-learn's
-``HistGradientBoostingClassifier`` / ``HistGradientBoostingRegressor``; with
+The ``bdt`` family is an estimator (its ``ModelFamily.estimator`` hooks): it is trained
+with ``fit`` rather than by the Lightning loop. It reads the tabular inputs concatenated in
+schema order (:func:`~heplearn.models.estimators.tabular_matrix`). By default it wraps
+scikit-learn's ``HistGradientBoostingClassifier`` / ``HistGradientBoostingRegressor``; with
 ``backend: xgboost`` it wraps xgboost's ``XGBClassifier`` / ``XGBRegressor`` when
 xgboost is installed.
 
@@ -14,7 +14,6 @@ backend they are an error.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -23,7 +22,11 @@ from pydantic import Field, PositiveInt
 from heplearn.errors import ConfigError, InputError
 from heplearn.extras import require
 from heplearn.models.base import ModelFamily, ModelParams
-from heplearn.models.estimators import EstimatorHooks, TabularEstimator, tabular_matrix
+from heplearn.models.estimators import (
+    TabularEstimator,
+    checked_fit_data,
+    checked_weights,
+)
 from heplearn.models.schema import InputSchema
 
 Task = Literal["auto", "classification", "regression"]
@@ -150,7 +153,7 @@ class BoostedDecisionTrees(TabularEstimator):
         Parameters
         ----------
         X : ndarray
-            Features, for instance from :func:`tabular_matrix`.
+            Features, for instance from :func:`~heplearn.models.estimators.tabular_matrix`.
         y : ndarray
             Integer class labels, or floating-point regression targets.
         sample_weight : ndarray, optional
@@ -173,12 +176,7 @@ class BoostedDecisionTrees(TabularEstimator):
             When the backend is not installed or the task does not fit ``n_outputs``.
         """
         params = self.params if self.params is not None else BDTParams()
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y).reshape(-1)
-        if X.ndim != 2 or len(X) != len(y):
-            raise InputError(
-                f"X must be (events, features) with one y per event; got {X.shape}, {y.shape}"
-            )
+        X, y = checked_fit_data(X, y)
         weight = (
             None if sample_weight is None else self._checked_weight(sample_weight, len(y), params)
         )
@@ -258,13 +256,7 @@ class BoostedDecisionTrees(TabularEstimator):
 
     @staticmethod
     def _checked_weight(weight: np.ndarray, events: int, params: BDTParams) -> np.ndarray:
-        weight = np.asarray(weight, dtype=np.float64).reshape(-1)
-        if len(weight) != events:
-            raise InputError(f"sample_weight has {len(weight)} entries for {events} events")
-        if not np.all(np.isfinite(weight)):
-            raise InputError(f"sample_weight has {int((~np.isfinite(weight)).sum())} NaN or inf")
-        if weight.sum() <= 0:
-            raise InputError(f"the total event weight is {weight.sum():g}; it must be positive")
+        weight = checked_weights(weight, events)
         negative = int((weight < 0).sum())
         if negative and params.backend == "xgboost":
             raise InputError(
@@ -370,18 +362,9 @@ def min_leaf_events(params: BDTParams, events: int) -> int:
     return max(20, round(params.min_leaf_fraction * events))
 
 
-def save_estimator(model: BoostedDecisionTrees, path: Path | str) -> None:
-    """Write a fitted bdt to ``path`` (a joblib pickle); see :meth:`BoostedDecisionTrees.save`."""
-    model.save(path)
-
-
-def load_estimator(path: Path | str) -> BoostedDecisionTrees:
-    """Read a bdt written by :func:`save_estimator`; only from trusted runs (a pickle)."""
-    return BoostedDecisionTrees.load(path)
-
-
 def build(params: BDTParams, schema: InputSchema, n_outputs: int) -> BoostedDecisionTrees:
-    """An unfitted bdt for the tabular inputs of ``schema`` (see :func:`tabular_matrix`).
+    """An unfitted bdt for the tabular inputs of ``schema``
+    (:func:`~heplearn.models.estimators.tabular_matrix`).
 
     Raises
     ------
@@ -399,5 +382,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular"}),
-    estimator=EstimatorHooks(features=tabular_matrix, save=save_estimator, load=load_estimator),
+    estimator=BoostedDecisionTrees.hooks(),
 )

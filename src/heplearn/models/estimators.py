@@ -113,6 +113,43 @@ def tabular_matrix(inputs: Mapping[str, np.ndarray], schema: InputSchema) -> np.
     return np.concatenate(columns, axis=1)
 
 
+def checked_fit_data(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as ``float64`` ``(events, features)`` and ``y`` flat, one per event.
+
+    Raises
+    ------
+    InputError
+        When ``X`` is not two-dimensional or ``y`` has another number of events.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y).reshape(-1)
+    if X.ndim != 2 or len(X) != len(y):
+        raise InputError(
+            f"X must be (events, features) with one y per event; got {X.shape}, {y.shape}"
+        )
+    return X, y
+
+
+def checked_weights(sample_weight: np.ndarray, events: int) -> np.ndarray:
+    """Event weights as ``float64``: one per event, finite, with a positive total.
+
+    Negative weights are left to the family (boosting can use them, a forest cannot).
+
+    Raises
+    ------
+    InputError
+        On a wrong length, NaN or inf, or a total that is not positive.
+    """
+    weight = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if len(weight) != events:
+        raise InputError(f"sample_weight has {len(weight)} entries for {events} events")
+    if not np.all(np.isfinite(weight)):
+        raise InputError(f"sample_weight has {int((~np.isfinite(weight)).sum())} NaN or inf")
+    if weight.sum() <= 0:
+        raise InputError(f"the total event weight is {weight.sum():g}; it must be positive")
+    return weight
+
+
 def save_pickle(model: object, path: Path | str) -> None:
     """Write ``model`` with ``joblib`` (a pickle) under a temporary name, then rename it.
 
@@ -169,6 +206,12 @@ class TabularEstimator:
     estimator_: Any
     task_: str
     n_features_in_: int
+
+    @classmethod
+    def hooks(cls) -> EstimatorHooks:
+        """The family's :class:`EstimatorHooks`: the tabular inputs side by side
+        (:func:`tabular_matrix`), :meth:`save` and this class's :meth:`load`."""
+        return EstimatorHooks(features=tabular_matrix, save=cls.save, load=cls.load)
 
     @property
     def n_classes(self) -> int:

@@ -10,7 +10,6 @@ leaf values; negative weights are refused (a tree's impurity needs positive weig
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Literal, Self
 
 import numpy as np
@@ -19,10 +18,10 @@ from pydantic import Field, PositiveInt
 from heplearn.errors import ConfigError, InputError
 from heplearn.models.base import ModelFamily, ModelParams
 from heplearn.models.estimators import (
-    EstimatorHooks,
     TabularEstimator,
     Validation,
-    tabular_matrix,
+    checked_fit_data,
+    checked_weights,
 )
 from heplearn.models.schema import InputSchema
 
@@ -88,13 +87,8 @@ class RandomForest(TabularEstimator):
         """
         from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y).reshape(-1)
-        if X.ndim != 2 or len(X) != len(y):
-            raise InputError(
-                f"X must be (events, features) with one y per event; got {X.shape}, {y.shape}"
-            )
-        weight = None if sample_weight is None else _checked_weights(sample_weight, len(y))
+        X, y = checked_fit_data(X, y)
+        weight = None if sample_weight is None else _positive_weights(sample_weight, len(y))
         classification = y.dtype.kind in "biu"
         if classification and (y.min() < 0 or y.max() >= self.n_classes):
             raise InputError(f"labels must lie in 0..{self.n_classes - 1}; got {np.unique(y)}")
@@ -127,31 +121,15 @@ class RandomForest(TabularEstimator):
             yield self._all_classes(mean) if classification else mean
 
 
-def _checked_weights(sample_weight: np.ndarray, events: int) -> np.ndarray:
-    weight = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
-    if len(weight) != events:
-        raise InputError(f"sample_weight has {len(weight)} entries for {events} events")
-    if not np.isfinite(weight).all():
-        raise InputError("sample_weight holds NaN or inf")
+def _positive_weights(sample_weight: np.ndarray, events: int) -> np.ndarray:
+    weight = checked_weights(sample_weight, events)
     negative = int((weight < 0).sum())
     if negative:
         raise InputError(
             f"{negative} events have negative weights, which a random forest cannot use; "
             "use model.name: bdt (boosting accepts them), or drop or absorb them in the spec"
         )
-    if not weight.sum() > 0:
-        raise InputError("the event weights sum to zero; a forest needs a positive total")
     return weight
-
-
-def save_forest(model: RandomForest, path: Path) -> None:
-    """Write a fitted forest to ``path`` (see :meth:`RandomForest.save`)."""
-    model.save(path)
-
-
-def load_forest(path: Path) -> RandomForest:
-    """Read a forest written by :func:`save_forest`."""
-    return RandomForest.load(path)
 
 
 def build(params: ForestParams, schema: InputSchema, n_outputs: int) -> RandomForest:
@@ -165,5 +143,5 @@ FAMILY = ModelFamily(
     build=build,
     main_kind=None,
     accepts=frozenset({"tabular"}),
-    estimator=EstimatorHooks(features=tabular_matrix, save=save_forest, load=load_forest),
+    estimator=RandomForest.hooks(),
 )
