@@ -48,8 +48,12 @@ MODELS: dict[str, dict[str, Any]] = {
 QUICK_MODELS = ("mlp", "pfn")
 
 
-def write_jets(path: Path, n_jets: int, seed: int = 1) -> None:
-    """Random jets in the generator's branch layout: a Poisson(40) number of constituents."""
+def write_jets(path: Path, n_jets: int, seed: int = 1, basket_entries: int | None = None) -> None:
+    """Random jets in the generator's branch layout: a Poisson(40) number of constituents.
+
+    ``basket_entries``: jets per basket, as a generator writing its events in chunks makes
+    them (default: one basket of all the jets).
+    """
     rng = np.random.default_rng(seed)
     counts = np.maximum(rng.poisson(40, n_jets), 1)
     total = int(counts.sum())
@@ -82,7 +86,11 @@ def write_jets(path: Path, n_jets: int, seed: int = 1) -> None:
                 for name, values in jets.items()
             },
         )
-        file["Events"].extend(jets)
+        step = basket_entries or n_jets
+        for start in range(0, n_jets, step):
+            file["Events"].extend(
+                {name: values[start : start + step] for name, values in jets.items()}
+            )
 
 
 def jets_config(path: Path, model: dict[str, Any], length: int) -> dict[str, Any]:
