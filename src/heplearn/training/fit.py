@@ -311,4 +311,13 @@ def _logger(name: str, run_path: Path) -> Any:
         return TensorBoardLogger(save_dir=run_path / "logs", name="", version="")
     from lightning.pytorch.loggers import MLFlowLogger
 
-    return MLFlowLogger(tracking_uri=f"file:{run_path / 'logs'}")
+    # MLflow 3 refuses its file store: an SQLite database in the run directory (view it with
+    # mlflow ui --backend-store-uri sqlite:///RUN/logs/mlflow.db), artifacts beside it
+    logs = run_path.resolve() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return MLFlowLogger(
+        experiment_name=run_path.name,
+        run_name=run_path.name,
+        tracking_uri=f"sqlite:///{logs / 'mlflow.db'}",
+        artifact_location=(logs / "artifacts").as_uri(),
+    )
