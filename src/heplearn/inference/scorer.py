@@ -147,11 +147,12 @@ class Scorer:
     ) -> np.ndarray:
         """``function`` applied batch by batch, results in the events' order.
 
-        PyTorch scores a padding-invariant model in batches of jets of similar length,
-        each trimmed after its longest jet (:mod:`heplearn.inference.buckets`).
+        A padding-invariant model is scored in batches of jets of similar length, each
+        trimmed after its longest jet (:mod:`heplearn.inference.buckets`), by PyTorch and
+        by ONNX Runtime where the graph's particle axis is dynamic.
         """
         particles = None
-        if self.padding_invariant and self.onnx is None:
+        if self.padding_invariant and (self.onnx is None or self.onnx.info.dynamic_particles):
             kinds = {name: info.kind for name, info in self.schema.items()}
             particles = {name: mask_key(name) for name in kinds if kinds[name] == "particles"}
         return batched(function, arrays, self.input_names, self.batch_size, empty_shape, particles)
