@@ -61,8 +61,8 @@ def _bare(run_path: str, files: list[str], batch: int, queue: Any) -> None:
     from heplearn.data.batch import mask_key
     from heplearn.deploy.predict import FilePredictor
     from heplearn.inference.buckets import batched
-    from heplearn.inference.devices import available_cores
     from heplearn.models.registry import model_family
+    from heplearn.parallel import available_cores
     from heplearn.run_directory import RunDirectory
 
     torch.set_num_threads(available_cores())
@@ -224,8 +224,8 @@ def _entries(path: str) -> int:
 
 def run(quick: bool = False) -> list[Section]:
     """Jets/s of predict (torch and onnx engines) against a bare loop, and peak memory."""
-    from heplearn.inference.devices import available_cores
     from heplearn.inference.memory import default_budget
+    from heplearn.parallel import available_cores
     from heplearn.training.fit import train
 
     names = QUICK_MODELS if quick else tuple(MODELS)

@@ -1,6 +1,5 @@
 """The device a run is scored on, from ``--accelerator`` and ``--devices``."""
 
-import os
 from typing import TYPE_CHECKING
 
 from heplearn.errors import ConfigError
@@ -70,10 +69,3 @@ def scoring_device(accelerator: str = "auto", devices: str | int = "auto") -> "t
             )
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity where the system tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1

@@ -31,7 +31,6 @@ from heplearn.data.batch import Batch, mask_key
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.errors import InputError, OutputError
 from heplearn.files import atomic_path
-from heplearn.inference.devices import available_cores
 from heplearn.inference.memory import MemoryCost
 from heplearn.inference.onnx_cache import METADATA_KEY, GraphInfo
 from heplearn.inference.onnx_probe import measure_graph_cost
@@ -39,6 +38,7 @@ from heplearn.inference.options import ScoringOptions
 from heplearn.inference.torch_engine import TorchEngine
 from heplearn.models.registry import model_family, select_inputs
 from heplearn.models.schema import InputSchema, batch_keys
+from heplearn.parallel import available_cores
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 

@@ -7,11 +7,11 @@ import numpy as np
 
 from heplearn.data.batch import mask_key
 from heplearn.inference.buckets import BatchFunction, batched
-from heplearn.inference.devices import available_cores
 from heplearn.inference.memory import MAX_BATCH, MemoryCost, check_budget, forward_budget
 from heplearn.inference.onnx_engine import OnnxEngine, require_cpu
 from heplearn.inference.options import ScoringOptions
 from heplearn.models.schema import batch_keys
+from heplearn.parallel import available_cores, process_threads
 from heplearn.run_directory import RunDirectory
 from heplearn.training.task import Task
 
@@ -51,7 +51,9 @@ class Scorer:
         self.options = options or ScoringOptions()
         self.task: Task = run.task()
         self.schema = run.schema()
-        self.threads = self.options.threads or available_cores()
+        # the option, else OMP_NUM_THREADS (a dask worker's or a launcher's share), else
+        # every core this process may use
+        self.threads = self.options.threads or process_threads(None, 1) or available_cores()
         self.onnx: OnnxEngine | None = None
         self._torch_engine: TorchEngine | None = None
         if self.options.engine == "onnx":
