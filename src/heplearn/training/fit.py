@@ -247,25 +247,29 @@ def _threads(requested: int | None, local_processes: int) -> Iterator[None]:
     """This process's share of the cores while it trains
     (:func:`heplearn.parallel.process_threads`); the caller's threads afterwards.
 
-    An explicit number is also put in ``OMP_NUM_THREADS``, which Lightning's launcher
-    keeps (it sets cores / N only where the variable is unset) and its ranks inherit.
+    An explicit number is also put in ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``, which
+    Lightning's launcher keeps (it sets cores / N only where the first is unset) and its
+    ranks inherit (a ``MKL_NUM_THREADS=1`` left by a dask nanny would otherwise give a
+    rank one thread).
     """
     threads = process_threads(requested, local_processes)
     if threads is None:
         yield
         return
-    before, variable = torch.get_num_threads(), os.environ.get(THREADS_VARIABLE)
+    names = (THREADS_VARIABLE, "MKL_NUM_THREADS")
+    before, variables = torch.get_num_threads(), {n: os.environ.get(n) for n in names}
     torch.set_num_threads(threads)
     if requested and local_processes > 1:
-        os.environ[THREADS_VARIABLE] = str(threads)
+        os.environ.update(dict.fromkeys(names, str(threads)))
     try:
         yield
     finally:
         torch.set_num_threads(before)
-        if variable is None:
-            os.environ.pop(THREADS_VARIABLE, None)
-        else:
-            os.environ[THREADS_VARIABLE] = variable
+        for name, variable in variables.items():
+            if variable is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = variable
 
 
 def _finish(run: RunDirectory, checkpoints: ModelCheckpoint, module: RunModule) -> None:
