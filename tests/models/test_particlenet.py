@@ -137,15 +137,21 @@ def _far_from_defaults(model, seed: int = 3) -> None:
             module.bias.data.normal_(generator=generator)
 
 
-def test_training_path_matches_the_plain_edge_convolution(zoo) -> None:
-    """Only the real edges computed, as rows, and summed with index_add: the same outputs,
-    gradients and running statistics as the plain computation on every edge slot."""
+def _small_model_and_batch(zoo):
+    """A small ParticleNet (k = 7) far from its defaults, and a batch's particles, mask
+    and coordinates."""
     schema = zoo.schema(particles=20)
     model = zoo.build({**SMALL, "k": 7}, schema, 1)
     _far_from_defaults(model)
     batch = zoo.batch(schema, size=16, min_particles=1)
     particles, mask = batch["particles"], batch["particles_mask"].bool()
-    points = particles[..., model.coordinate_indices]
+    return model, particles, mask, particles[..., model.coordinate_indices]
+
+
+def test_training_path_matches_the_plain_edge_convolution(zoo) -> None:
+    """Only the real edges computed, as rows, and summed with index_add: the same outputs,
+    gradients and running statistics as the plain computation on every edge slot."""
+    model, particles, mask, points = _small_model_and_batch(zoo)
     features = model.input_norm.eval()(particles, mask).detach()
     for block in model.blocks:
         reference = copy.deepcopy(block).train()
@@ -169,12 +175,7 @@ def test_training_path_matches_the_plain_edge_convolution(zoo) -> None:
 def test_folded_evaluation_path_matches_the_masked_batch_norm_maths(zoo) -> None:
     """The inference fast path (batch norms folded into the linear layers, no masking of
     edges, index_select gather, aggregation as a product) changes nothing beyond rounding."""
-    schema = zoo.schema(particles=20)
-    model = zoo.build({**SMALL, "k": 7}, schema, 1)
-    _far_from_defaults(model)
-    batch = zoo.batch(schema, size=16, min_particles=1)
-    particles, mask = batch["particles"], batch["particles_mask"].bool()
-    points = particles[..., model.coordinate_indices]
+    model, particles, mask, points = _small_model_and_batch(zoo)
     features = model.input_norm(particles, mask)
     with torch.inference_mode():
         for block in model.blocks:
