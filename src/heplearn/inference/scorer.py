@@ -155,8 +155,11 @@ class Scorer:
         """
         particles = None
         if self.padding_invariant and (self.onnx is None or self.onnx.info.dynamic_particles):
-            kinds = {name: info.kind for name, info in self.schema.items()}
-            particles = {name: mask_key(name) for name in kinds if kinds[name] == "particles"}
+            particles = {
+                name: mask_key(name)
+                for name, info in self.schema.items()
+                if info.kind == "particles"
+            }
         return batched(function, arrays, self.input_names, self.batch_size, empty_shape, particles)
 
     def _batch_for_budget(self) -> int:
