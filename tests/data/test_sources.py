@@ -399,7 +399,7 @@ def test_wrong_tree_lists_the_trees(tmp_path):
     message = str(error.value)
     assert f"ROOT file '{path}' has no tree 'Event' (did you mean 'Events'?)" in message
     assert "its trees are: 'Events' (TTree)" in message
-    assert "tree='NAME'" in message
+    assert "--tree NAME on the command line" in message
 
 
 def test_ambiguous_tree_lists_the_trees(tmp_path):
@@ -411,7 +411,7 @@ def test_ambiguous_tree_lists_the_trees(tmp_path):
         open_source(path)
     message = str(error.value)
     assert f"'{path}' holds several trees: 'Events' (TTree), 'Runs' (TTree)" in message
-    assert "choose one with tree='NAME'" in message
+    assert "choose one (tree: NAME in the data source" in message
     assert open_source(path, tree="Runs").entries == 1
 
 

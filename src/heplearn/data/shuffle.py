@@ -211,7 +211,7 @@ def _find_tree(file: Any, path: Path, tree: str | None) -> Any:
     if classname != "TTree":
         raise InputError(
             f"tree '{name}' of ROOT file '{path}' is a {classname}, not a TTree; the shuffle "
-            "reads TTrees: name a TTree with tree='NAME', or write the events as a TTree"
+            "reads TTrees: name a TTree (--tree NAME), or write the events as a TTree"
         )
     return file[name]
 

@@ -74,6 +74,7 @@ def find_tree(file: Any, path: Path, tree: str | None, default_tree: str | None 
     """
     trees = trees_of(file)
     listing = ", ".join(f"'{name}' ({classname})" for name, classname in trees.items())
+    how = "tree: NAME in the data source, --tree NAME on the command line"
     if tree is None:
         if default_tree is not None and default_tree in trees:
             return default_tree
@@ -88,14 +89,12 @@ def find_tree(file: Any, path: Path, tree: str | None, default_tree: str | None 
                 f"ROOT file '{path}' holds no TTree or RNTuple "
                 f"(it holds: {contents or 'nothing'}); give a file with events"
             )
-        raise InputError(
-            f"ROOT file '{path}' holds several trees: {listing}; choose one with tree='NAME'"
-        )
+        raise InputError(f"ROOT file '{path}' holds several trees: {listing}; choose one ({how})")
     name = tree.rsplit(";", 1)[0] if ";" in tree else tree
     if name not in trees:
         raise InputError(
             f"ROOT file '{path}' has no tree '{tree}'{did_you_mean(name, list(trees))}; "
-            f"its trees are: {listing or 'none'}. Pass one of them as tree='NAME'"
+            f"its trees are: {listing or 'none'}. Pass one of them ({how})"
         )
     return name
 
