@@ -1,7 +1,8 @@
 """Shared test fixtures: small generated samples, made once per test session."""
 
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,20 @@ from heplearn.generate.run import generate_sample
 from heplearn.generate.samples import GenerateOptions
 
 SampleFactory = Callable[..., Path]
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Give every test the environment the one before it had.
+
+    A test that starts a dask ``LocalCluster`` of its own gets the nanny's
+    ``OMP_NUM_THREADS=1`` (and MKL's, OpenBLAS's) written into this process's environment;
+    left there, it would change the thread counts of the tests after it.
+    """
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
 
 
 @pytest.fixture(scope="session")
