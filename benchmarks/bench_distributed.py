@@ -13,10 +13,12 @@ Every measurement runs in a fresh process, as a user runs it:
   files (it trains about 20 times slower per jet). Jets/s is the training split's jets
   over the fastest epoch after the first (the epoch's time includes its validation
   pass). The peak RSS is the kernel's high-water mark of the training process;
-- **predict** (the ParticleNet-Lite run, about 20 s for one process on this machine):
+- **predict** (the PFN run and the ParticleNet-Lite run, on files sized so that one
+  process takes 15-25 s on this machine, the cluster's start-up a small part):
   ``predict_files`` on ``FILES`` files in this process, on one thread in this process,
   and with ``workers=2`` (a local dask cluster of 2 single-threaded processes; its
-  start-up and each worker's one loading of the run are in the time).
+  start-up and each worker's one loading of the run are in the time). PFN's scoring is
+  mostly reading, preprocessing and writing, ParticleNet-Lite's mostly its forward pass.
 """
 
 import json
@@ -34,6 +36,8 @@ from benchmarks.bench_export import jets_config, write_jets
 from benchmarks.report import Section
 
 FILES = 8
+# jets per file to score: one process takes 15-25 s over the FILES files here
+PREDICT_JETS = {"PFN": 30_000, "ParticleNet-Lite": 16_000}
 # chunks of whole files (each one basket cluster); a buffer smaller than the training
 # split, as when streaming data larger than memory, so reading overlaps training
 STREAMING = {"chunk_entries": 1000, "shuffle_buffer": 5000}
@@ -144,7 +148,8 @@ def run(quick: bool = False) -> list[Section]:
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as temporary:
         root = Path(temporary)
         folders = {model: root / model for model in MODELS}
-        files = {model: _write_files(folders[model], jets_per_file[model]) for model in MODELS}
+        for model in MODELS:
+            _write_files(folders[model], jets_per_file[model])
         jets = {model: _train_jets(folders[model], model) for model in MODELS}
         pfn = folders["PFN"]
         memory, rss_memory = _train(_config(pfn, "PFN", epochs, False), root / "m")
@@ -155,11 +160,17 @@ def run(quick: bool = False) -> list[Section]:
         lite = folders["ParticleNet-Lite"]
         lite_one, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ls")
         lite_pair, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ld", 2)
-        # the ParticleNet-Lite run scores the PFN files (the same branches)
-        scored = files["PFN"]
-        predict_one = _predict_seconds(root / "ls", scored, root / "p1", 1)
-        predict_thread = _predict_seconds(root / "ls", scored, root / "pt", 1, threads=1)
-        predict_two = _predict_seconds(root / "ls", scored, root / "p2", 2)
+        runs = {"PFN": root / "s", "ParticleNet-Lite": root / "ls"}
+        predict_rows = []
+        for model, run in runs.items():
+            per_file = PREDICT_JETS[model] // (10 if quick else 1)
+            scored = _write_files(root / f"score-{model}", per_file)
+            seconds = [
+                _predict_seconds(run, scored, root / "p1", 1),
+                _predict_seconds(run, scored, root / "pt", 1, threads=1),
+                _predict_seconds(run, scored, root / "p2", 2),
+            ]
+            predict_rows += _predict_rows(model, FILES * per_file, *seconds)
     buffered = (jets_per_file["PFN"] + STREAMING["shuffle_buffer"]) * EVENT_BYTES / 1e6
     pfn_jets, lite_jets = jets["PFN"], jets["ParticleNet-Lite"]
     total, lite_total = (FILES * jets_per_file[model] for model in MODELS)
@@ -231,31 +242,30 @@ def run(quick: bool = False) -> list[Section]:
     predict = Section(
         title="predict on a dask cluster",
         description=(
-            f"`predict_files` of the ParticleNet-Lite run on {FILES} files of "
-            f"{jets_per_file['PFN']} jets ({total} jets): in this process (PyTorch's threads "
-            "on every core, or one thread), vs `workers=2` (a local dask cluster of 2 "
-            "single-threaded processes, each loading the run once for all its files; the "
-            f"cluster's start-up is in the time). {NOTE}"
+            f"`predict_files` of the PFN run and of the ParticleNet-Lite run above on {FILES} "
+            "files each: in this process (PyTorch's threads on every core, or one thread), "
+            "vs `workers=2` (a local dask cluster of 2 single-threaded processes, each "
+            "loading the run once for all its files; the cluster's start-up is in the time). "
+            "PFN's scoring is mostly reading, preprocessing and writing; ParticleNet-Lite's "
+            f"is mostly its forward pass. {NOTE}"
         ),
-        headers=["run", "seconds", "jets/s", "speed-up"],
-        rows=[
-            ["1 process", f"{predict_one:.1f}", f"{total / predict_one:,.0f}", "1.00"],
-            [
-                "1 process of 1 thread",
-                f"{predict_thread:.1f}",
-                f"{total / predict_thread:,.0f}",
-                f"{predict_one / predict_thread:.2f}",
-            ],
-            [
-                "2 dask workers",
-                f"{predict_two:.1f}",
-                f"{total / predict_two:,.0f}",
-                f"**{predict_one / predict_two:.2f}** ({predict_thread / predict_two:.2f} vs "
-                "1 thread)",
-            ],
-        ],
+        headers=["model", "run", "jets", "seconds", "jets/s", "speed-up"],
+        rows=predict_rows,
     )
     return [training, predict]
+
+
+def _predict_rows(model: str, jets: int, one: float, thread: float, two: float) -> list[list[str]]:
+    """Rows of one model's predict: 1 process, 1 thread, 2 dask workers."""
+
+    def row(run: str, seconds: float, speed_up: str) -> list[str]:
+        return [model, run, f"{jets:,}", f"{seconds:.1f}", f"{jets / seconds:,.0f}", speed_up]
+
+    return [
+        row("1 process", one, "1.00"),
+        row("1 process of 1 thread", thread, f"{one / thread:.2f}"),
+        row("2 dask workers", two, f"**{one / two:.2f}** ({thread / two:.2f} vs 1 thread)"),
+    ]
 
 
 def _mib(value: int | None) -> str:
