@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from heplearn.config import parse_spec
+from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.processing import ChunkProcessor, Processed
 from heplearn.data.spec import DatasetSpec
 from heplearn.data.splits import assign_splits
@@ -103,6 +104,50 @@ def test_scaling_standardises_as_preprocessing_does_and_padding_keeps_its_value(
     np.testing.assert_allclose(processed.inputs["jet"][0], [0.0, 0.25])
     np.testing.assert_allclose(processed.inputs["parts"][0, :, 0], [1.0, 0.0, -1.0])
     np.testing.assert_allclose(processed.inputs["parts"][0, :2, 1], [3.0, 1.0])
+
+
+def test_model_inputs_standardised_while_padded_equal_standardising_them_after() -> None:
+    """Prediction standardises particle inputs while it pads them: the same float32 values,
+    bit for bit, as Preprocessing.standardise on the padded inputs (sorted, truncated,
+    float64 and integer branches included)."""
+    rng = np.random.default_rng(5)
+    counts = rng.integers(0, 7, 200)
+    total = int(counts.sum())
+    columns = {
+        "x": rng.normal(size=200),
+        "y": rng.normal(size=200),
+        "pt": ak.unflatten(rng.exponential(10.0, total), counts),  # float64
+        "charge": ak.unflatten(rng.integers(-1, 2, total), counts),
+    }
+    spec = _spec(
+        inputs={
+            "jet": {"kind": "tabular", "columns": ["x", "ht2"]},
+            "parts": {
+                "kind": "particles",
+                "columns": ["log(pt)", "charge", "pt / 3"],
+                "length": 4,
+                "sort_by": "pt",
+                "pad_value": -1.0,
+            },
+        }
+    )
+    processor = ChunkProcessor(spec, seed=0)
+    preprocessing = Preprocessing(
+        class_scales={},
+        standardisation={
+            "parts": {"mean": [2.1, 0.03, 3.3], "std": [0.7, 0.81, 3.1]},
+            "jet": {"mean": [0.1, -0.2], "std": [1.1, 2.3]},
+        },
+    )
+    inputs, masks = processor.model_inputs(columns)
+    expected = preprocessing.standardise(spec, inputs, masks)
+    scaling = {"parts": preprocessing.scaling()["parts"]}
+    fused, fused_masks = processor.model_inputs(columns, scaling)
+    np.testing.assert_array_equal(fused_masks["parts"], masks["parts"])
+    assert fused["parts"].dtype == np.float32
+    assert (counts > 4).any() and not masks["parts"].all()  # truncated and padded events
+    np.testing.assert_array_equal(fused["parts"], expected["parts"])
+    assert (fused["parts"][~masks["parts"]] == -1.0).all()
 
 
 def test_labels_from_an_expression_and_regression_targets() -> None:

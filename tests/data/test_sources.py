@@ -16,6 +16,8 @@ from heplearn.data.readers import (
     SourceFile,
     available_columns,
     check_option_names,
+    chunk_ranges,
+    cluster_starts,
     entries_for_memory,
     expand_files,
     iterate_columns,
@@ -343,6 +345,40 @@ def test_entries_for_memory_is_sensible(tmp_path, write):
     assert 2 <= counts[3] <= 6  # 60 bytes ≈ 5 entries, allowing for basket overheads
     with pytest.raises(ConfigError, match="memory budget"):
         entries_for_memory(source, names, 0)
+
+
+def test_chunk_ranges_stay_within_the_budget_and_end_on_basket_clusters(tmp_path):
+    path = tmp_path / "events.root"
+    with uproot.recreate(path) as file:
+        file.mktree("Events", {"jet_pt": np.float64})
+        for start in range(0, 1000, 300):  # baskets of 300 entries (the last of 100)
+            file["Events"].extend({"jet_pt": np.arange(start, min(start + 300, 1000.0))})
+    source = open_source(path)
+    assert cluster_starts(source) == [0, 300, 600, 900]
+    fits = entries_for_memory(source, ["jet_pt"], 8 * 700)
+    assert 600 <= fits <= 800  # 8 bytes per entry
+    ranges = chunk_ranges(source, ["jet_pt"], 8 * 700)
+    assert ranges == [(0, 600), (600, 1000)]  # cut on clusters, not at 700
+    # what the caller adds per entry counts too; a range shorter than a cluster cuts it
+    step = entries_for_memory(source, ["jet_pt"], 8 * 700, extra_bytes_per_entry=8 * 6)
+    assert 80 <= step <= 100
+    tight = chunk_ranges(source, ["jet_pt"], 8 * 700, extra_bytes_per_entry=8 * 6)
+    assert max(stop - start for start, stop in tight) == step
+    assert [start for start, _ in tight[1:]] == [stop for _, stop in tight[:-1]]
+    assert tight[0][0] == 0 and tight[-1][1] == 1000
+    assert {300, 600, 900} <= {stop for _, stop in tight}
+    assert chunk_ranges(source, ["jet_pt"], 8 * 700, most_entries=250) == [
+        (0, 250),
+        (250, 300),
+        (300, 550),
+        (550, 600),
+        (600, 850),
+        (850, 1000),
+    ]
+    whole = chunk_ranges(source, ["jet_pt"], 1 << 30)
+    assert whole == [(0, 1000)]
+    parquet = open_source(write_parquet(tmp_path / "events.parquet"))
+    assert chunk_ranges(parquet, ["jet_pt"], 1 << 30, most_entries=4) == [(0, 4), (4, 8), (8, 11)]
 
 
 @pytest.mark.parametrize("layout", ["TTree", "RNTuple"])

@@ -100,7 +100,7 @@ def test_onnx_runtime_on_raw_inputs_matches_pytorch_on_standardised_ones(exporte
         assert not np.allclose(raw[first], standardised[first])
 
 
-def test_batch_and_particle_axes_are_dynamic_except_for_part_with_pair_features(exported):
+def test_batch_and_particle_axes_are_dynamic(exported):
     name, run, report = exported
     raw = split_arrays(run, standardised=False)
     everything = onnx_scores(report.path, raw)
@@ -114,15 +114,9 @@ def test_batch_and_particle_axes_are_dynamic_except_for_part_with_pair_features(
         return
     length = run.schema()["particles"].shape[0]
     longer = padded(raw, length + 13, pad_value=-1.0)
-    if name == "part-small":  # pairs indexed for the training length: a static axis
-        assert report.dynamic_particles is False
-        assert metadata["dynamic_axes"]["particles"] is False
-        assert metadata["inputs"][0]["shape"] == ["batch", 30, 4]
-        assert report.lengths_checked == (30,)
-        with pytest.raises(onnxruntime.capi.onnxruntime_pybind11_state.InvalidArgument):
-            onnx_scores(report.path, longer)
-        return
+    # part-small too: its pairs come from torch.arange of the length, not tril_indices
     assert report.dynamic_particles is True
+    assert metadata["dynamic_axes"]["particles"] is True
     assert report.lengths_checked[0] == length and len(report.lengths_checked) == 3
     # the same jets with more padding: the same scores
     np.testing.assert_allclose(onnx_scores(report.path, longer), everything, rtol=0, atol=1e-5)

@@ -38,6 +38,19 @@ def particlenet(top, tmp_path_factory):
     return trained(top, tmp_path_factory, "particlenet-lite")
 
 
+@pytest.fixture(scope="module")
+def runs(top, tmp_path_factory):
+    """The run of a model of ``MODELS``, trained once for the module (its graph kept)."""
+    done = {}
+
+    def run_of(model):
+        if model not in done:
+            done[model] = trained(top, tmp_path_factory, model)
+        return done[model]
+
+    return run_of
+
+
 def sample_file(top):
     return next(top.glob("*.root"))
 
@@ -47,8 +60,10 @@ def scores_of(path):
 
 
 @pytest.mark.parametrize("model", list(MODELS))
-def test_the_onnx_engine_writes_the_friend_trees_of_the_torch_engine(top, tmp_path_factory, model):
-    run = trained(top, tmp_path_factory, model)
+def test_the_onnx_engine_writes_the_friend_trees_of_the_torch_engine(
+    top, tmp_path_factory, runs, model
+):
+    run = runs(model)
     out = tmp_path_factory.mktemp("scores")
     keep = ["event"]
     eager = predict_files(run, [sample_file(top)], out / "torch", keep=keep)
@@ -147,3 +162,33 @@ def test_evaluate_scores_with_the_onnx_engine_like_with_torch(particlenet):
     onnx = run_predictions(particlenet, splits=("test",), scoring=options)["test"]
     np.testing.assert_array_equal(onnx.labels, eager.labels)
     np.testing.assert_allclose(onnx.scores, eager.scores, rtol=0, atol=1e-4)
+
+
+def test_the_onnx_engine_scores_part_in_length_buckets_like_torch(runs):
+    """ParT's exported graph has a dynamic particle axis, so ONNX Runtime scores it in
+    batches trimmed after their longest jet, as PyTorch does."""
+    run = runs("part-small")
+    arrays = _standardised_test_arrays(run)
+    length = run.schema()["particles"].shape[0]
+    real = np.arange(length) < 1 + np.arange(len(arrays["label"]))[:, None] % length
+    for name in ("particles", "vectors"):  # jets of every length (these all fill the 30 slots)
+        arrays[f"{name}_mask"] = arrays[f"{name}_mask"] & real
+    scorer = Scorer(run, ScoringOptions(engine="onnx", batch_size=16))
+    assert scorer.onnx is not None and scorer.onnx.info.dynamic_particles is True
+    assert scorer.padding_invariant
+    widths = []
+    onnx_scores = scorer.onnx.scores
+
+    def recording(batch):
+        assert batch["vectors"].shape[1] == batch["particles"].shape[1]
+        widths.append(batch["particles"].shape[1])
+        return onnx_scores(batch)
+
+    scorer.onnx.scores = recording
+    found = scorer.scores(arrays)
+    assert len(widths) > 1 and widths == sorted(widths) and widths[0] < length
+    inputs = {name: torch.from_numpy(arrays[name]) for name in scorer.input_names}
+    with torch.no_grad():  # PyTorch on one untrimmed batch, in file order
+        expected = scorer.task.scores(scorer.model(inputs)).numpy()
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-5)
+    assert np.ptp(expected) > 1e-3

@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from heplearn.errors import ConfigError
-from heplearn.models.part import ParticleTransformer, pair_features
+from heplearn.models.part import (
+    ParticleTransformer,
+    mirrored_pair_index,
+    pair_features,
+    triangle_pairs,
+)
 from heplearn.models.registry import build_model, model_params
 from heplearn.models.schema import InputInfo
 
@@ -91,6 +96,19 @@ def test_pair_features_of_two_massless_particles() -> None:
     torch.testing.assert_close(pair_features(first, second)[0].tolist(), expected)
     torch.testing.assert_close(pair_features(second, first), pair_features(first, second))
     assert torch.isfinite(pair_features(torch.zeros(1, 4), torch.zeros(1, 4))).all()
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 7, 30, 128, 2100])
+def test_pairs_are_those_of_tril_indices_mirrored(length: int) -> None:
+    """The arithmetic pairs (which torch.export keeps symbolic) are torch.tril_indices'."""
+    row, column = triangle_pairs(length, torch.device("cpu"))
+    expected = torch.tril_indices(length, length)
+    assert torch.equal(row, expected[0]) and torch.equal(column, expected[1])
+    index = mirrored_pair_index(length, torch.device("cpu"))
+    assert index.shape == (length, length)
+    particle = torch.arange(length)
+    torch.testing.assert_close(row[index], torch.maximum(particle[:, None], particle[None, :]))
+    torch.testing.assert_close(column[index], torch.minimum(particle[:, None], particle[None, :]))
 
 
 @pytest.mark.parametrize(

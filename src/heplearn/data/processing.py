@@ -245,16 +245,19 @@ class ChunkProcessor:
             source_index=np.full(count, source_index, dtype=np.int32),
         )
 
-    def model_inputs(self, columns: Columns) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def model_inputs(
+        self, columns: Columns, scaling: Scaling | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Inputs and masks of every entry, with no selection, label or weight (prediction).
 
         Only the derived variables the inputs use are computed, so new files need only
-        the branches of :attr:`input_branches`.
+        the branches of :attr:`input_branches`. ``scaling`` standardises inputs while they
+        are built, as in :meth:`process`.
         """
         columns = dict(columns)
         for name in self._input_variables():
             columns[name] = self._variables[name].evaluate(columns)
-        return self._model_inputs(columns)
+        return self._model_inputs(columns, scaling)
 
     @property
     def input_branches(self) -> set[str]:

@@ -14,10 +14,10 @@ feeds what the dataset spec describes and gets what ``heplearn evaluate`` sees:
   regression) and, for classification, ``logits`` (the network's raw outputs, ``(batch,)``
   or ``(batch, K)``), which keep their resolution where probabilities saturate near 0 or 1.
 
-The batch axis is dynamic, and so is the particle axis when the model allows it: the
-same jets padded to another length give the same scores. The Particle Transformer with
-pair features is the exception: its pairs are indexed for the training length, so its
-particle axis is exported static (``dynamic_length: false`` in the metadata).
+The batch axis is dynamic, and so is the particle axis when the model allows it (PFN,
+ParticleNet(-Lite), the Particle Transformer with its pair features): the same jets
+padded to another length give the same scores. A model whose export pins the particle
+axis gets it static, at the training length (``dynamic_length: false`` in the metadata).
 
 What to feed is written twice: as JSON in the model's ``metadata_props`` (key
 ``heplearn``) and beside the file (``model.onnx.json``): input names, kinds, columns

@@ -21,14 +21,17 @@ from rich.progress import (
 
 from heplearn.data.batch import batch_arrays
 from heplearn.data.prefetch import prefetched
-from heplearn.data.processing import ChunkProcessor
+from heplearn.data.preprocessing import Preprocessing
+from heplearn.data.processing import ChunkProcessor, Scaling
 from heplearn.data.readers import (
     SourceFile,
     check_option_names,
+    chunk_ranges,
     entries_for_memory,
-    iterate_columns,
     open_source,
+    read_ranges,
 )
+from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.deploy.kfold import FoldScoring
 from heplearn.errors import InputError
 from heplearn.files import remove_stale_temporaries
@@ -125,6 +128,18 @@ class FilePredictor:
         # a k-fold run scores each event with the model of its fold (deploy/kfold.py)
         self.folds = FoldScoring(run, self.settings.scoring) if is_kfold(run) else None
         self.preprocessing = self.folds.preprocessing[0] if self.folds else run.preprocessing()
+        # particle inputs are standardised while they are padded (one array, not a padded
+        # one and its standardised copy), the others by Preprocessing.standardise: the same
+        # float32 arithmetic, the same values
+        self._scaling = {} if self.folds else _padded_scaling(self.spec, self.preprocessing)
+        self._standardisation = replace(
+            self.preprocessing,
+            standardisation={
+                name: values
+                for name, values in self.preprocessing.standardisation.items()
+                if name not in self._scaling
+            },
+        )
         self.scorer = self.folds.scorers[0] if self.folds else Scorer(run, self.settings.scoring)
         self.branch_names = score_branch_names(run)
         self.needed = sorted(
@@ -132,6 +147,8 @@ class FilePredictor:
             | set(self.settings.keep)
             | (self.folds.branches if self.folds else set())
         )
+        # the reading plan of each opened file, until it is scored
+        self._ranges: dict[SourceFile, list[tuple[int, int]]] = {}
 
     def open(self, path: Path) -> SourceFile:
         """The events of an input file, checked for every branch the model needs.
@@ -143,20 +160,35 @@ class FilePredictor:
         """
         source = open_events(path, self.settings.tree, self.spec.sources[0].tree)
         check_option_names(source, self.settings.keep, "--keep")
-        self.chunk_entries(source)  # (checks the branches)
+        # (checks the branches; planned once, in the same opening of the file)
+        self._ranges[source] = self._chunk_ranges(source)
         return source
 
     def chunk_entries(self, source: SourceFile) -> int:
         """Entries per chunk of ``source``: ``chunk_entries`` or fewer, to fit the budget."""
+        budget = self._chunk_budget()
+        return min(self.settings.chunk_entries, entries_for_memory(source, *budget))
+
+    def _chunk_budget(self) -> tuple[list[str], int, float]:
+        """The branches read, a chunk's share of the budget and the bytes per entry that
+        preprocessing adds: the padded inputs (float32) and their masks, counted twice (a
+        standardised copy is made of the inputs that are not standardised while padded)."""
         budget = (self.settings.scoring.memory_budget or default_budget()) // 4
-        read = entries_for_memory(source, self.needed, budget)
-        read_bytes = budget / read
-        # the padded inputs and their standardised copy, beside the columns read
         padded = 2 * sum(
             math.prod(info.shape) * 4 + (info.shape[0] if info.kind == "particles" else 0)
             for info in self.scorer.schema.values()
         )
-        return max(1, min(self.settings.chunk_entries, int(budget // (read_bytes + padded))))
+        return self.needed, budget, float(padded)
+
+    def _chunk_ranges(self, source: SourceFile) -> list[tuple[int, int]]:
+        names, budget, padded = self._chunk_budget()
+        return chunk_ranges(
+            source,
+            names,
+            budget,
+            extra_bytes_per_entry=padded,
+            most_entries=self.settings.chunk_entries,
+        )
 
     def predict_file(
         self, source: SourceFile, output: Path, on_chunk: Callable[[int], None] | None = None
@@ -173,11 +205,12 @@ class FilePredictor:
         on_chunk : callable, optional
             Called with the number of entries of each chunk once it is scored.
         """
-        chunks = iterate_columns([source], self.needed, self.chunk_entries(source))
+        ranges = self._ranges.pop(source, None) or self._chunk_ranges(source)
+        chunks = zip(ranges, read_ranges(source, self.needed, ranges), strict=True)
         # an empty file still gets an (empty) tree of the score branches
         empty = dict.fromkeys(self.branch_names, np.float32)
         with TreeWriter(output, SCORES_TREE, empty) as writer:
-            for columns, arrays in prefetched(self._prepared(chunks)):
+            for columns, arrays in prefetched(self._prepared(source, chunks)):
                 branches: dict[str, Column] = dict(self._scored(arrays))
                 branches.update({name: columns[name] for name in self.settings.keep})
                 writer.extend(branches)
@@ -197,17 +230,17 @@ class FilePredictor:
         return branches
 
     def _prepared(
-        self, chunks: Iterator[tuple[SourceFile, int, dict[str, Any]]]
+        self, source: SourceFile, chunks: Iterator[tuple[tuple[int, int], dict[str, Any]]]
     ) -> Iterator[tuple[dict[str, Any], Any]]:
         """The columns of each chunk and the standardised model inputs with their masks."""
-        for source, start, columns in chunks:
-            inputs, masks = self.processor.model_inputs(columns)
+        for (start, _), columns in chunks:
+            inputs, masks = self.processor.model_inputs(columns, self._scaling)
             arrays: Any
             if self.folds is not None:
                 arrays = self.folds.prepare(self.spec, source, start, columns, inputs, masks)
             else:
                 arrays = batch_arrays(
-                    self.preprocessing.standardise(self.spec, inputs, masks), masks
+                    self._standardisation.standardise(self.spec, inputs, masks), masks
                 )
             yield {name: columns[name] for name in self.settings.keep}, arrays
 
@@ -397,6 +430,16 @@ def open_events(path: Path, tree: str | None, default_tree: str | None = None) -
         return open_source(path, "auto", default_tree)
     except InputError:
         return open_source(path, "auto", None)  # the run's tree name is only a default
+
+
+def _padded_scaling(spec: DatasetSpec, preprocessing: Preprocessing) -> Scaling:
+    """The standardisation of the particle inputs, applied while they are padded
+    (:func:`heplearn.data.padding.pad_collection`)."""
+    return {
+        name: scale
+        for name, scale in preprocessing.scaling().items()
+        if isinstance(spec.inputs.get(name), ParticlesInput)
+    }
 
 
 def _latent_branches(embeddings: np.ndarray | None) -> dict[str, np.ndarray]:

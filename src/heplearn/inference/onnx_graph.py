@@ -295,8 +295,9 @@ def export_graph(
     the shapes its inputs declare.
 
     Every axis is exported as ``Dim.AUTO``: torch.export keeps an axis symbolic where the
-    model allows it and pins it to the example's size otherwise (ParT's pair indices pin
-    the particle axis). A pinned axis is still symbolic in the ONNX graph, which then
+    model allows it and pins it to the example's size otherwise (``torch.tril_indices``
+    of the length would, for instance: ParT builds its pairs from ``torch.arange``
+    instead). A pinned axis is still symbolic in the ONNX graph, which then
     computes wrong numbers for other sizes; :func:`_name_axes` declares it static, so
     that ONNX Runtime rejects other lengths.
     """

@@ -145,13 +145,45 @@ def pair_features(first: Tensor, second: Tensor, eps: float = 1e-8) -> Tensor:
     )
 
 
+def triangle_pairs(length: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """Row and column of every pair ``column <= row < length``, in the order of
+    ``torch.tril_indices(length, length)``.
+
+    Built from ``torch.arange`` by arithmetic, so that torch.export keeps ``length``
+    symbolic (``torch.tril_indices`` takes a plain integer and pins it). Pair ``k``
+    lies in row ``r = floor((sqrt(8k + 1) - 1) / 2)``; the float32 estimate is corrected
+    by one row where rounding put it off, so the indices are exact on any device.
+
+    Returns
+    -------
+    tuple of Tensor
+        ``(row, column)``, int64 of ``length (length + 1) / 2`` entries each.
+    """
+    index = torch.arange(length * (length + 1) // 2, device=device)
+    row = torch.floor((torch.sqrt(8 * index.float() + 1) - 1) / 2).long()
+    row = row - (row * (row + 1) // 2 > index).long()
+    row = row + ((row + 1) * (row + 2) // 2 <= index).long()
+    return row, index - row * (row + 1) // 2
+
+
+def mirrored_pair_index(length: int, device: torch.device) -> Tensor:
+    """``(length, length)``: where pair ``(i, j)`` sits in :func:`triangle_pairs`' order,
+    whichever of ``i`` and ``j`` is larger."""
+    particle = torch.arange(length, device=device)
+    high = torch.maximum(particle.unsqueeze(1), particle.unsqueeze(0))
+    low = torch.minimum(particle.unsqueeze(1), particle.unsqueeze(0))
+    return high * (high + 1) // 2 + low
+
+
 class PairEmbedding(nn.Module):
     """Per-head attention biases ``(batch, heads, length, length)`` from particle pairs.
 
     Batch norm of the four pair features, then ``Linear → batch norm → GELU`` per width,
     the last with one output per head; computed once per unordered pair (diagonal
-    included) and mirrored. Pairs with a padded particle are left out of the batch-norm
-    statistics.
+    included, :func:`triangle_pairs`) and mirrored (:func:`mirrored_pair_index`). Pairs
+    with a padded particle are left out of the batch-norm statistics. The pairs are
+    built from ``torch.arange`` of the length, so torch.export and the ONNX graph keep
+    the particle axis dynamic.
 
     Parameters
     ----------
@@ -175,7 +207,7 @@ class PairEmbedding(nn.Module):
     def forward(self, vectors: Tensor, mask: Tensor) -> Tensor:
         """Biases from ``vectors`` ``(batch, length, 4)`` and ``mask`` ``(batch, length)``."""
         length = vectors.shape[1]
-        row, column = torch.tril_indices(length, length, device=vectors.device)
+        row, column = triangle_pairs(length, vectors.device)
         pair_mask = mask[:, row] & mask[:, column]
         embedded = self.input_norm(pair_features(vectors[:, row], vectors[:, column]), pair_mask)
         for layer, norm in zip(self.layers, self.norms, strict=True):
@@ -186,11 +218,7 @@ class PairEmbedding(nn.Module):
                 # and their biases meet padded keys (-3e4) or padded queries (discarded)
                 folded = folded_linear(layer.weight, norm, layer.bias)
                 embedded = functional.gelu(functional.linear(embedded, *folded))
-        bias = embedded.new_zeros(vectors.shape[0], embedded.shape[-1], length, length)
-        values = embedded.transpose(1, 2)
-        bias[:, :, row, column] = values
-        bias[:, :, column, row] = values
-        return bias
+        return embedded.transpose(1, 2)[:, :, mirrored_pair_index(length, vectors.device)]
 
 
 class AttentionBlock(nn.Module):

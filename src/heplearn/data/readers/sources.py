@@ -30,6 +30,7 @@ __all__ = [
     "SourceFile",
     "available_columns",
     "check_option_names",
+    "chunk_ranges",
     "cluster_starts",
     "entries_for_memory",
     "iterate_columns",
@@ -269,7 +270,12 @@ def iterate_columns(
                 yield source, start, read_checked(reader, wanted, start, stop)
 
 
-def entries_for_memory(source: SourceFile, names: Collection[str], budget_bytes: int) -> int:
+def entries_for_memory(
+    source: SourceFile,
+    names: Collection[str],
+    budget_bytes: int,
+    extra_bytes_per_entry: float = 0.0,
+) -> int:
     """How many entries of ``names`` fit in ``budget_bytes`` of memory once read.
 
     For a ROOT TTree the estimate comes from uproot's uncompressed basket sizes, for HDF5
@@ -278,23 +284,80 @@ def entries_for_memory(source: SourceFile, names: Collection[str], budget_bytes:
     the size of the returned columns, plus the padded blocks a public-format reader holds
     while converting them (top-tagging landscape); not uproot's or h5py's own buffers.
 
+    Parameters
+    ----------
+    source : SourceFile
+    names : collection of str
+    budget_bytes : int
+    extra_bytes_per_entry : float
+        What the caller makes of each entry besides the columns (padded model inputs, say),
+        counted in the budget too.
+
     Returns
     -------
     int
         At least 1 and at most ``source.entries`` (1 for an empty source); does not
         decrease when the budget grows.
     """
+    with reader_for(source) as reader:
+        return _entries_within(reader, names, budget_bytes, extra_bytes_per_entry)
+
+
+def chunk_ranges(
+    source: SourceFile,
+    names: Collection[str],
+    budget_bytes: int,
+    *,
+    extra_bytes_per_entry: float = 0.0,
+    most_entries: int | None = None,
+) -> list[tuple[int, int]]:
+    """Consecutive entry ranges covering ``source``, each within a memory budget.
+
+    Each range holds at most :func:`entries_for_memory` entries (and ``most_entries``)
+    and, in a ROOT TTree, ends on a basket cluster boundary where one falls inside it, so
+    that reading the ranges one after another decompresses each basket once (a range
+    that cuts a basket pays for the whole basket, and the next range pays again). The
+    file is opened once.
+
+    Returns
+    -------
+    list of tuple of int
+        ``[start, stop)`` ranges in entry order; none for an empty source.
+    """
+    with reader_for(source) as reader:
+        step = _entries_within(reader, names, budget_bytes, extra_bytes_per_entry)
+        if most_entries is not None:
+            step = max(1, min(step, most_entries))
+        return _ranges_on_clusters(reader.entries, step, reader.cluster_starts())
+
+
+def _entries_within(reader: Reader, names: Collection[str], budget_bytes: int, extra: float) -> int:
     if budget_bytes <= 0:
         raise ConfigError(f"the memory budget must be positive, got {budget_bytes} bytes")
-    with reader_for(source) as reader:
-        wanted = check_names(reader, names)
-        if reader.entries == 0 or not wanted:
-            return max(reader.entries, 1)
-        per_entry = reader.bytes_per_entry(wanted)
-        if per_entry is None:
-            sample = min(reader.entries, SAMPLE_ENTRIES)
-            columns = read_checked(reader, wanted, 0, sample)
-            per_entry = sum(int(column.nbytes) for column in columns.values()) / sample
-        per_entry += reader.temporary_bytes_per_entry(wanted)
-        fitting = int(budget_bytes // max(per_entry, 1.0))
-        return max(1, min(reader.entries, fitting))
+    wanted = check_names(reader, names)
+    if reader.entries == 0 or (not wanted and not extra):
+        return max(reader.entries, 1)
+    per_entry = reader.bytes_per_entry(wanted) if wanted else 0.0
+    if per_entry is None:
+        sample = min(reader.entries, SAMPLE_ENTRIES)
+        columns = read_checked(reader, wanted, 0, sample)
+        per_entry = sum(int(column.nbytes) for column in columns.values()) / sample
+    per_entry += reader.temporary_bytes_per_entry(wanted) + extra
+    fitting = int(budget_bytes // max(per_entry, 1.0))
+    return max(1, min(reader.entries, fitting))
+
+
+def _ranges_on_clusters(
+    entries: int, step: int, clusters: list[int] | None
+) -> list[tuple[int, int]]:
+    """``[0, entries)`` in ranges of at most ``step``, each ending on the last cluster start
+    inside it (where there is one)."""
+    boundaries = np.asarray(sorted({*(clusters or ()), entries}), dtype=np.int64)
+    ranges, start = [], 0
+    while start < entries:
+        limit = min(start + step, entries)
+        inside = boundaries[(boundaries > start) & (boundaries <= limit)]
+        stop = int(inside[-1]) if len(inside) else limit
+        ranges.append((start, stop))
+        start = stop
+    return ranges
