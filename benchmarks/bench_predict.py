@@ -70,8 +70,7 @@ def _bare(run_path: str, files: list[str], batch: int, queue: Any) -> None:
     predictor = FilePredictor(run)
     parts = []
     for path in files:
-        source = predictor.open(Path(path))
-        parts += [arrays for _, arrays in predictor._prepared(_chunks(predictor, source))]
+        parts += [arrays for _, arrays in predictor.chunks(predictor.open(Path(path)))]
     model, task = run.load_model(), run.task()
     names = predictor.scorer.input_names
     batches = [
@@ -105,12 +104,6 @@ def _bare(run_path: str, files: list[str], batch: int, queue: Any) -> None:
                 batched(scores, arrays, names, batch, (0,), particles)
         bucketed = min(bucketed, time.perf_counter() - started)
     queue.put((events / best, events / bucketed))
-
-
-def _chunks(predictor: Any, source: Any) -> Any:
-    from heplearn.data.readers import iterate_columns
-
-    return iterate_columns([source], predictor.needed, predictor.chunk_entries(source))
 
 
 # one predict in a fresh interpreter that imports heplearn alone (a process spawned from

@@ -205,12 +205,10 @@ class FilePredictor:
         on_chunk : callable, optional
             Called with the number of entries of each chunk once it is scored.
         """
-        ranges = self._ranges.pop(source, None) or self._chunk_ranges(source)
-        chunks = zip(ranges, read_ranges(source, self.needed, ranges), strict=True)
         # an empty file still gets an (empty) tree of the score branches
         empty = dict.fromkeys(self.branch_names, np.float32)
         with TreeWriter(output, SCORES_TREE, empty) as writer:
-            for columns, arrays in prefetched(self._prepared(source, chunks)):
+            for columns, arrays in prefetched(self.chunks(source)):
                 branches: dict[str, Column] = dict(self._scored(arrays))
                 branches.update({name: columns[name] for name in self.settings.keep})
                 writer.extend(branches)
@@ -219,7 +217,7 @@ class FilePredictor:
         return PredictedFile(source.path, output, writer.entries)
 
     def _scored(self, arrays: Any) -> dict[str, np.ndarray]:
-        """The score branches (and latent ones) of one chunk prepared by :meth:`_prepared`."""
+        """The score branches (and latent ones) of one chunk prepared by :meth:`chunks`."""
         if self.folds is not None:
             return self.folds.scored(arrays, self._branches)
         return self._branches(self.scorer, arrays)
@@ -229,11 +227,17 @@ class FilePredictor:
         branches.update(_latent_branches(scorer.embeddings(arrays)))
         return branches
 
-    def _prepared(
-        self, source: SourceFile, chunks: Iterator[tuple[tuple[int, int], dict[str, Any]]]
-    ) -> Iterator[tuple[dict[str, Any], Any]]:
-        """The columns of each chunk and the standardised model inputs with their masks."""
-        for (start, _), columns in chunks:
+    def chunks(self, source: SourceFile) -> Iterator[tuple[dict[str, Any], Any]]:
+        """The chunks of ``source`` in entry order, as they are scored: the ``keep`` columns
+        and the standardised model inputs with their masks (for a k-fold run, what
+        :meth:`heplearn.deploy.kfold.FoldScoring.prepare` makes of them).
+
+        The file is opened once and read in the ranges planned by :meth:`open` (within a
+        quarter of the memory budget each, on basket clusters).
+        """
+        ranges = self._ranges.pop(source, None) or self._chunk_ranges(source)
+        read = read_ranges(source, self.needed, ranges)
+        for (start, _), columns in zip(ranges, read, strict=True):
             inputs, masks = self.processor.model_inputs(columns, self._scaling)
             arrays: Any
             if self.folds is not None:
