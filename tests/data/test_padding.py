@@ -4,7 +4,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
-from heplearn.data.padding import pad_collection
+from heplearn.data.padding import jagged_parts, pad_collection, select_events
 
 
 def test_pad_truncate_sort_and_mask():
@@ -72,3 +72,19 @@ def test_out_fills_the_first_rows_of_given_arrays():
     np.testing.assert_array_equal(values[:2, :, 0], [[1, 0, 0], [2, 3, 0]])
     assert mask[:2].tolist() == [[True, False, False], [True, True, False]]
     np.testing.assert_array_equal(values[2:], 9.0)  # rows beyond the events are untouched
+
+
+def test_select_events_gives_offsets_and_entries_of_the_kept_events():
+    # a sliced file column: its offsets do not start at 0
+    values = ak.Array([[9.0], [1.0, 2.0], [], [3.0], [4.0, 5.0, 6.0]])[1:]
+    keep = np.array([True, False, False, True])
+    selected = select_events(values, keep)
+    assert selected.to_list() == values[keep].to_list() == [[1.0, 2.0], [4.0, 5.0, 6.0]]
+    assert isinstance(selected.layout, ak.contents.ListOffsetArray)
+    offsets, flat = jagged_parts(selected)
+    assert offsets.tolist() == [0, 2, 5] and flat.tolist() == [1, 2, 4, 5, 6]
+    assert flat.dtype == ak.to_numpy(ak.flatten(values)).dtype
+    # numpy columns and other layouts (records) are selected by awkward or numpy
+    np.testing.assert_array_equal(select_events(np.arange(4), keep), [0, 3])
+    records = ak.zip({"pt": values, "eta": values})
+    assert select_events(records, keep).to_list() == records[keep].to_list()

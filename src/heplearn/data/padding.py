@@ -11,14 +11,7 @@ def jagged_parts(values: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     through ``ak.num`` and ``ak.flatten``.
     """
     layout = ak.to_layout(values)
-    if (
-        isinstance(layout, ak.contents.ListOffsetArray)
-        and isinstance(layout.content, ak.contents.NumpyArray)
-        and layout.backend.name == "cpu"
-        and layout.parameter("__array__") is None
-        and layout.content.parameter("__array__") is None
-        and layout.content.data.ndim == 1
-    ):
+    if _plain_jagged(layout):
         offsets = np.asarray(layout.offsets.data, dtype=np.int64)
         flat = np.asarray(layout.content.data)[offsets[0] : offsets[-1]]
         return offsets - offsets[0], flat
@@ -26,6 +19,37 @@ def jagged_parts(values: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     offsets = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return offsets, ak.to_numpy(ak.flatten(values, axis=1))
+
+
+def _plain_jagged(layout: ak.contents.Content) -> bool:
+    """Whether a layout is plain jagged numbers: offsets and a flat numpy array."""
+    return (
+        isinstance(layout, ak.contents.ListOffsetArray)
+        and isinstance(layout.content, ak.contents.NumpyArray)
+        and layout.backend.name == "cpu"
+        and layout.parameter("__array__") is None
+        and layout.content.parameter("__array__") is None
+        and layout.content.data.ndim == 1
+    )
+
+
+def select_events(values: np.ndarray | ak.Array, keep: np.ndarray) -> np.ndarray | ak.Array:
+    """The events of a column chosen by the boolean ``keep``, in order.
+
+    Plain jagged numbers come back as new offsets and entries (what :func:`jagged_parts`
+    reads without a copy); awkward's own selection would give start and stop indices
+    into the old entries, which every later jagged operation first converts back.
+    """
+    if isinstance(values, ak.Array):
+        layout = ak.to_layout(values)
+        if _plain_jagged(layout):
+            offsets, flat = jagged_parts(values)
+            counts = np.diff(offsets)
+            kept = np.zeros(int(keep.sum()) + 1, dtype=np.int64)
+            np.cumsum(counts[keep], out=kept[1:])
+            content = ak.contents.NumpyArray(flat[np.repeat(keep, counts)])
+            return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(kept), content))
+    return values[keep]
 
 
 def pad_collection(

@@ -11,7 +11,7 @@ import numpy as np
 
 from heplearn.data.expressions import Expression, parse_expression
 from heplearn.data.images import ImageSpec, jet_images
-from heplearn.data.padding import pad_collection
+from heplearn.data.padding import pad_collection, select_events
 from heplearn.data.readers import expand_files
 from heplearn.data.spec import DatasetSpec, ImageInput, ParticlesInput, Source, TabularInput
 from heplearn.data.splits import assign_splits
@@ -221,7 +221,7 @@ class ChunkProcessor:
         if split is not None:
             keep &= splits == split
         if not keep.all():  # (copying every column is not free)
-            columns = {name: values[keep] for name, values in columns.items()}
+            columns = {name: select_events(values, keep) for name, values in columns.items()}
             splits = splits[keep]
             count = int(keep.sum())
 
