@@ -1,12 +1,16 @@
 """Batches: the in-memory batches and the streaming loader agree on every event."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
 
+import heplearn.data.loaders
 from heplearn.config import parse_spec
 from heplearn.data.dataset import load_dataset
 from heplearn.data.loaders import (
+    OpenFiles,
     StreamingDataset,
     _ranges,
     fit_streaming_preprocessing,
@@ -215,3 +219,44 @@ def test_streaming_on_more_ranks_than_chunks_is_refused(several_files_spec):
             several_files_spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=70,
             rank=0, world_size=4, split_counts=scan.split_counts,
         )  # fmt: skip
+
+
+def test_files_kept_open_between_passes_give_the_same_batches(several_files_spec, monkeypatch):
+    spec = several_files_spec
+    opened = []
+    opening = heplearn.data.loaders.reader_for
+
+    def counted(source):
+        opened.append(source.path.name)
+        return opening(source)
+
+    monkeypatch.setattr(heplearn.data.loaders, "reader_for", counted)
+    files = OpenFiles()
+    scan = scan_stream(spec, seed=4, chunk_entries=70, open_files=files)
+    assert len(opened) == 3  # the scan opens each file, and they stay open
+
+    def passes(split, open_files):
+        dataset = StreamingDataset(
+            spec, scan.preprocessing, split, 4, seed=4, chunk_entries=70, shuffle_buffer=8,
+            split_counts=scan.split_counts, chunks=scan.chunks, open_files=open_files,
+        )  # fmt: skip
+        dataset.set_epoch(1)
+        return list(streaming_loader(dataset))
+
+    for split in ("train", "validation"):
+        kept = passes(split, files)
+        assert len(opened) == 3  # no file opened again
+        fresh = passes(split, None)
+        assert len(opened) == 6  # without open files, every file is
+        del opened[3:]
+        assert len(kept) == len(fresh)
+        for first, second in zip(kept, fresh, strict=True):
+            assert first.keys() == second.keys()
+            for key in first:
+                torch.testing.assert_close(first[key], second[key], rtol=0, atol=0)
+    files.close()
+    assert not files._idle
+    bounded = OpenFiles(most=1)
+    scan_stream(spec, seed=4, chunk_entries=70, open_files=bounded)
+    assert len(bounded._idle) == 1  # the others were closed
+    assert isinstance(pickle.loads(pickle.dumps(files)), OpenFiles)  # (for worker processes)

@@ -7,7 +7,11 @@ each input (``(batch, features)``, ``(batch, particles, features)`` or
 """
 
 import itertools
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +23,9 @@ from heplearn.data.dataset import spec_files
 from heplearn.data.prefetch import prefetched
 from heplearn.data.preprocessing import FitStatistics, Preprocessing, class_count
 from heplearn.data.processing import ChunkProcessor, Columns
-from heplearn.data.readers import SourceFile, cluster_starts, read_ranges
+from heplearn.data.readers import SourceFile, cluster_starts
+from heplearn.data.readers.base import Reader
+from heplearn.data.readers.sources import read_open_ranges, reader_for
 from heplearn.data.spec import DatasetSpec, ParticlesInput
 from heplearn.data.splits import SPLIT_NAMES
 from heplearn.errors import ConfigError
@@ -34,6 +40,58 @@ class Chunk:
     source: SourceFile
     entry_start: int
     entry_stop: int
+
+
+class OpenFiles:
+    """Files kept open from one pass over the chunks to the next (bounded).
+
+    Opening a ROOT file makes uproot read its tree's metadata, every branch's, which
+    costs as much as reading a small chunk; a streamed run reads every file twice an epoch
+    (training and validation passes) and once to scan. A reader is lent to one pass at a
+    time and kept afterwards among the ``most`` last used; older ones are closed. Readers
+    hold metadata (a tree's branches and basket positions), never events. A DataLoader
+    worker process (forked or pickled) starts with none of the parent's.
+
+    Parameters
+    ----------
+    most : int
+        Readers kept open between passes (0: each file is closed after its chunks).
+    """
+
+    def __init__(self, most: int = 16) -> None:
+        self.most = most
+        self._idle: OrderedDict[SourceFile, Reader] = OrderedDict()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    @contextmanager
+    def lend(self, source: SourceFile) -> Iterator[Reader]:
+        """The open reader of ``source``, for this caller alone until the block ends."""
+        with self._lock:
+            if self._pid != os.getpid():  # a forked worker: the parent's files are not ours
+                self._idle, self._pid = OrderedDict(), os.getpid()
+            reader = self._idle.pop(source, None)
+        if reader is None:
+            reader = reader_for(source)
+        try:
+            yield reader
+        except BaseException:  # (an error, or a pass stopped early: GeneratorExit)
+            reader.close()
+            raise
+        with self._lock:
+            self._idle[source] = reader
+            while len(self._idle) > self.most:
+                self._idle.popitem(last=False)[1].close()
+
+    def close(self) -> None:
+        """Close the readers kept open."""
+        with self._lock:
+            readers, self._idle = list(self._idle.values()), OrderedDict()
+        for reader in readers:
+            reader.close()
+
+    def __reduce__(self) -> tuple[type["OpenFiles"], tuple[int]]:
+        return OpenFiles, (self.most,)  # a pickled copy (a spawned worker) opens its own
 
 
 def _ranges(entries: int, chunk_entries: int, clusters: list[int] | None) -> list[tuple[int, int]]:
@@ -72,7 +130,8 @@ class StreamingDataset(IterableDataset):
     reads within a buffer of ``shuffle_buffer`` events and yields ready batches. The next
     chunk is read in a thread while the events of the current one are prepared and
     trained on (:func:`heplearn.data.prefetch.prefetched`). Memory stays below about two
-    chunks as read (the current one and the next) plus the buffer per worker.
+    chunks as read (the current one and the next) plus the buffer per worker, and the
+    metadata of the files kept open between passes (``open_files``).
 
     The order of an epoch depends only on (seed, epoch, world size), never on what ran
     before, so a resumed run reads what an uninterrupted one would have read:
@@ -119,6 +178,9 @@ class StreamingDataset(IterableDataset):
         The plan of :func:`plan_chunks` for ``chunk_entries``, when already made (that of
         :func:`scan_stream`, which ``split_counts`` count): the files are not opened again
         to plan it.
+    open_files : OpenFiles, optional
+        Files kept open between passes (each epoch's datasets share one); by default each
+        pass opens its files.
 
     Raises
     ------
@@ -141,8 +203,10 @@ class StreamingDataset(IterableDataset):
         split_counts: np.ndarray | None = None,
         files: Sequence[int] | None = None,
         chunks: Sequence[Chunk] | None = None,
+        open_files: OpenFiles | None = None,
     ) -> None:
         self.spec = spec
+        self.open_files = open_files
         self.preprocessing = preprocessing
         self.split_index = SPLIT_NAMES.index(split)
         self.batch_size = batch_size
@@ -222,7 +286,7 @@ class StreamingDataset(IterableDataset):
         largest = max((chunk.entry_stop - chunk.entry_start for chunk in chunks), default=0)
         total = sum(chunk.entry_stop - chunk.entry_start for chunk in chunks)
         buffer = _EventBuffer(min(threshold - 1 + largest, total))
-        for chunk, columns in prefetched(_read_chunks(chunks, needed)):
+        for chunk, columns in prefetched(_read_chunks(chunks, needed, self.open_files)):
             events = processor.process(
                 columns,
                 chunk.source_index,
@@ -249,12 +313,17 @@ class StreamingDataset(IterableDataset):
         return rng.permutation(size) if self.shuffle_buffer else np.arange(size)
 
 
-def _read_chunks(chunks: list[Chunk], names: set[str]) -> Iterator[tuple[Chunk, Columns]]:
-    """Each chunk with its columns, opening each file once for its consecutive chunks."""
+def _read_chunks(
+    chunks: list[Chunk], names: set[str], files: OpenFiles | None = None
+) -> Iterator[tuple[Chunk, Columns]]:
+    """Each chunk with its columns, each file opened once for its consecutive chunks (or
+    kept open from an earlier pass by ``files``)."""
+    files = files if files is not None else OpenFiles(0)
     for _, group in itertools.groupby(chunks, key=lambda chunk: chunk.file_index):
         of_file = list(group)
         ranges = [(chunk.entry_start, chunk.entry_stop) for chunk in of_file]
-        yield from zip(of_file, read_ranges(of_file[0].source, names, ranges), strict=True)
+        with files.lend(of_file[0].source) as reader:
+            yield from zip(of_file, read_open_ranges(reader, names, ranges), strict=True)
 
 
 class _EventBuffer:
@@ -414,13 +483,15 @@ def scan_stream(
     seed: int,
     chunk_entries: int = 50_000,
     preprocessing: Preprocessing | None = None,
+    open_files: OpenFiles | None = None,
 ) -> StreamScan:
     """Fit weights and standardisation and count each chunk's events of every split, in
     one sequential pass with one chunk in memory at a time (and the next one being read).
 
     Only three numbers per event (label, raw weight, reweighting variable) and the
     standardisation sums are kept between chunks. With ``preprocessing`` given (a resumed
-    run) it is kept and the pass only counts.
+    run) it is kept and the pass only counts. ``open_files`` keeps the files open for the
+    passes that follow (see :class:`OpenFiles`).
     """
     processor = ChunkProcessor(spec, seed)
     needed = processor.required_columns
@@ -428,7 +499,8 @@ def scan_stream(
     chunks = plan_chunks(spec, chunk_entries)
     labels = []
     counts = np.zeros((len(chunks), len(SPLIT_NAMES)), np.int64)
-    for index, (chunk, columns) in enumerate(prefetched(_read_chunks(chunks, needed))):
+    reading = _read_chunks(chunks, needed, open_files)
+    for index, (chunk, columns) in enumerate(prefetched(reading)):
         events = processor.process(columns, chunk.source_index, chunk.file_index, chunk.entry_start)
         counts[index] = np.bincount(events.split, minlength=len(SPLIT_NAMES))
         if preprocessing is None:

@@ -7,6 +7,7 @@ from torch.utils.data import DataLoader
 from heplearn.data.dataset import Dataset, load_dataset
 from heplearn.data.loaders import (
     Chunk,
+    OpenFiles,
     StreamBatches,
     StreamingDataset,
     scan_stream,
@@ -46,6 +47,8 @@ class RunDataModule(L.LightningDataModule):
         self.chunks: list[Chunk] | None = None
         self.rank, self.world_size = 0, 1
         self.pin_memory = False
+        # streaming: the files stay open from one pass to the next (their metadata only)
+        self.open_files = OpenFiles()
 
     def prepare(self) -> None:
         """Read the data (in memory), or fit the preprocessing and count each chunk's
@@ -61,7 +64,9 @@ class RunDataModule(L.LightningDataModule):
             raise ConfigError("data.classes: list the class names to train while streaming")
         self.n_classes = len(spec.classes or [])
         if self.split_counts is None:
-            scan = scan_stream(spec, seed, streaming.chunk_entries, self.preprocessing)
+            scan = scan_stream(
+                spec, seed, streaming.chunk_entries, self.preprocessing, self.open_files
+            )
             self.preprocessing, self.split_counts = scan.preprocessing, scan.split_counts
             self.chunks = scan.chunks
 
@@ -99,6 +104,10 @@ class RunDataModule(L.LightningDataModule):
             self.pin_memory = self.trainer.strategy.root_device.type == "cuda"
         self.prepare()
 
+    def teardown(self, stage: str) -> None:
+        """Close the files a streamed run kept open (Lightning calls it when it ends)."""
+        self.open_files.close()
+
     def train_dataloader(self) -> DataLoader | StreamBatches | EpochBatches:
         """Training batches, reshuffled every epoch (in memory) or from a shuffle buffer."""
         return self._loader("train", shuffle=self.config.training.shuffle)
@@ -129,6 +138,7 @@ class RunDataModule(L.LightningDataModule):
                 world_size=self.world_size,
                 split_counts=self.split_counts,
                 chunks=self.chunks,
+                open_files=self.open_files,
             )
             if self.trainer is not None:
                 stream.set_epoch(self.trainer.current_epoch)

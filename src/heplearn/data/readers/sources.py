@@ -36,6 +36,7 @@ __all__ = [
     "iterate_columns",
     "open_source",
     "read_columns",
+    "read_open_ranges",
     "read_ranges",
 ]
 
@@ -216,10 +217,17 @@ def read_ranges(
         The columns of each range, as :func:`read_columns` returns them.
     """
     with reader_for(source) as reader:
-        wanted = check_names(reader, names)
-        for entry_start, entry_stop in ranges:
-            start, stop = check_range(reader, entry_start, entry_stop)
-            yield read_checked(reader, wanted, start, stop)
+        yield from read_open_ranges(reader, names, ranges)
+
+
+def read_open_ranges(
+    reader: Reader, names: Collection[str], ranges: Iterable[tuple[int, int | None]]
+) -> Iterator[dict[str, Column]]:
+    """:func:`read_ranges` from a reader already open (:func:`reader_for`), left open."""
+    wanted = check_names(reader, names)
+    for entry_start, entry_stop in ranges:
+        start, stop = check_range(reader, entry_start, entry_stop)
+        yield read_checked(reader, wanted, start, stop)
 
 
 def cluster_starts(source: SourceFile) -> list[int] | None:
