@@ -14,7 +14,7 @@ from heplearn.deploy.predict import predict_files
 from heplearn.errors import ConfigError, InputError
 from heplearn.inference import Scorer, ScoringOptions
 from heplearn.inference.devices import scoring_device
-from heplearn.inference.memory import MemoryCost
+from heplearn.inference.memory import CPU_WORKING_SET, MemoryCost
 from heplearn.inference.memory_probe import peak_bytes
 from heplearn.training.fit import train
 
@@ -87,9 +87,12 @@ def test_a_small_budget_shrinks_the_batch_without_changing_the_scores(top, parti
     budget = 2 * (cost.fixed + 20 * cost.per_event)  # half of it for the forward pass
     tight = Scorer(particlenet, ScoringOptions(memory_budget=budget))
     assert tight.batch_size == cost.events_within(budget // 2) == 20
-    assert roomy.batch_size > len(arrays["label"])  # (one batch)
+    # a roomy budget: on a CPU, the batch whose activations fit the cache-sized working set
+    working_set = MemoryCost(0, cost.per_event).events_within(CPU_WORKING_SET)
+    assert roomy.batch_size == min(cost.events_within(2**29), working_set) > 20
     np.testing.assert_allclose(tight.scores(arrays), roomy.scores(arrays), rtol=0, atol=1e-6)
     assert "events per batch" in tight.summary()
+    assert "CPU working set 48 MiB" in roomy.summary()
 
 
 def test_batches_of_jets_of_similar_length_give_the_scores_in_the_events_order(particlenet):

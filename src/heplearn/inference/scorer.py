@@ -7,7 +7,13 @@ import numpy as np
 
 from heplearn.data.batch import mask_key
 from heplearn.inference.buckets import BatchFunction, batched
-from heplearn.inference.memory import MAX_BATCH, MemoryCost, check_budget, forward_budget
+from heplearn.inference.memory import (
+    CPU_WORKING_SET,
+    MAX_BATCH,
+    MemoryCost,
+    check_budget,
+    forward_budget,
+)
 from heplearn.inference.onnx_engine import OnnxEngine, require_cpu
 from heplearn.inference.options import ScoringOptions
 from heplearn.models.schema import batch_keys
@@ -24,7 +30,10 @@ class Scorer:
 
     The forward batch is ``options.batch_size`` or, by default, the largest batch whose
     forward pass fits half the memory budget, from the model's memory per event
-    measured once on probe batches (:mod:`heplearn.inference.memory_probe`). PyTorch runs
+    measured once on probe batches (:mod:`heplearn.inference.memory_probe`); on a CPU
+    also at most what fits a cache-friendly working set
+    (:data:`heplearn.inference.memory.CPU_WORKING_SET`), where larger batches are slower
+    per event. PyTorch runs
     in ``torch.inference_mode`` on all the allowed cores (CPU) or on a GPU with pinned host
     memory and non-blocking copies, optionally in bfloat16
     (:mod:`heplearn.inference.torch_engine`); ONNX Runtime runs the run's scoring graph on
@@ -115,9 +124,10 @@ class Scorer:
         reason = ""
         if self.options.batch_size is None and cost is not None:
             budget = forward_budget(self.options.memory_budget, self._device())
+            cap = f", CPU working set {CPU_WORKING_SET / 2**20:.0f} MiB" if self._on_cpu() else ""
             reason = (
                 f" ({cost.per_event / 2**20:.2f} MiB per event, forward budget "
-                f"{budget / 2**20:.0f} MiB)"
+                f"{budget / 2**20:.0f} MiB{cap})"
             )
         return f"scoring with {engine} on {where}, {self.batch_size} events per batch{reason}"
 
@@ -168,7 +178,14 @@ class Scorer:
             return MAX_BATCH
         budget = forward_budget(self.options.memory_budget, self._device())
         check_budget(budget, cost)
-        return cost.events_within(budget)
+        batch = cost.events_within(budget)
+        if self._on_cpu():  # the events' activations, not the model's fixed memory
+            batch = min(batch, MemoryCost(0, cost.per_event).events_within(CPU_WORKING_SET))
+        return batch
+
+    def _on_cpu(self) -> bool:
+        device = self._device()
+        return device is None or device.type == "cpu"
 
     def _device(self) -> Any:
         """The torch device of the PyTorch engine, ``None`` (the CPU) for ONNX Runtime."""
