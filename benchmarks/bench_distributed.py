@@ -192,10 +192,11 @@ def run(quick: bool = False) -> list[Section]:
             "loader's thread that reads the next chunk during training turned off. Jets/s: "
             "training jets over the fastest epoch after the first (validation included). "
             "Peak RSS: the training process's high-water mark; the streamed loader's own "
-            "data stay below two chunks as read (the current and the next) plus the chunk "
-            f"and the buffer of processed events ({jets_per_file['PFN']} + "
-            f"{STREAMING['shuffle_buffer']} events of {EVENT_BYTES} bytes: {buffered:.0f} MB), "
-            f"on top of Python, torch and the model. {NOTE}"
+            "data stay below two chunks as read (the current and the next, with the "
+            "current one's events of the split) plus the chunk and the buffer of processed "
+            f"events ({jets_per_file['PFN']} + {STREAMING['shuffle_buffer']} events of "
+            f"{EVENT_BYTES} bytes: {buffered:.0f} MB) and the metadata of at most 16 files "
+            f"kept open between passes, on top of Python, torch and the model. {NOTE}"
         ),
         headers=["model", "run", "jets/s", "ratio", "peak RSS"],
         rows=[

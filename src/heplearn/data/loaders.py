@@ -130,8 +130,9 @@ class StreamingDataset(IterableDataset):
     reads within a buffer of ``shuffle_buffer`` events and yields ready batches. The next
     chunk is read in a thread while the events of the current one are prepared and
     trained on (:func:`heplearn.data.prefetch.prefetched`). Memory stays below about two
-    chunks as read (the current one and the next) plus the buffer per worker, and the
-    metadata of the files kept open between passes (``open_files``).
+    chunks as read (the current one and the next) and the current one's events of the
+    split, plus the buffer per worker, and the metadata of the files kept open between
+    passes (``open_files``).
 
     The order of an epoch depends only on (seed, epoch, world size), never on what ran
     before, so a resumed run reads what an uninterrupted one would have read:
