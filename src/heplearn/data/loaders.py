@@ -67,9 +67,9 @@ class OpenFiles:
     @contextmanager
     def lend(self, source: SourceFile) -> Iterator[Reader]:
         """The open reader of ``source``, for this caller alone until the block ends."""
+        if self._pid != os.getpid():  # a forked worker: the parent's files are not ours
+            self._idle, self._lock, self._pid = OrderedDict(), threading.Lock(), os.getpid()
         with self._lock:
-            if self._pid != os.getpid():  # a forked worker: the parent's files are not ours
-                self._idle, self._pid = OrderedDict(), os.getpid()
             reader = self._idle.pop(source, None)
         if reader is None:
             reader = reader_for(source)
