@@ -106,6 +106,16 @@ def test_batches_of_jets_of_similar_length_give_the_scores_in_the_events_order(p
     assert len(expected) > 7 and np.ptp(expected) > 1e-3
 
 
+def test_a_cpu_scorer_sets_the_allocator_for_large_tensors(particlenet, monkeypatch):
+    import heplearn.inference.torch_engine as torch_engine
+
+    calls = []
+    monkeypatch.setattr(torch_engine, "keep_large_blocks", lambda: calls.append(True) or True)
+    scorer = Scorer(particlenet, ScoringOptions(accelerator="cpu"))
+    assert calls == [True]
+    assert scorer.scores(_standardised_test_arrays(particlenet)).size > 0
+
+
 def test_a_budget_too_small_for_one_event_is_refused(particlenet):
     scorer = Scorer(particlenet, ScoringOptions(memory_budget=1000))
     with pytest.raises(ConfigError, match="--memory-budget"):

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from heplearn.allocator import keep_large_blocks
 from heplearn.data.batch import ArrayBatch, Batch, mask_key
 from heplearn.inference.devices import scoring_device
 from heplearn.inference.memory import MemoryCost
@@ -53,6 +54,7 @@ class TorchEngine:
         self.device = scoring_device(options.accelerator, options.devices)
         if self.device.type == "cpu":
             torch.set_num_threads(threads)
+            keep_large_blocks()  # activations from the heap from the first batch on
         if isinstance(self.model, nn.Module):
             self.model.to(self.device)
         self._cost: MemoryCost | None = None
