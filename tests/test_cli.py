@@ -230,9 +230,18 @@ def test_lightning_misconfiguration_is_one_line(small_config, tmp_path, flags, f
 
 
 def _interrupt_when(command: list[str], ready) -> tuple[int, str]:
-    """Run ``command``, press Ctrl-C (SIGINT) once ``ready()`` holds; exit code and stderr."""
+    """Run ``command``, press Ctrl-C (SIGINT) once ``ready()`` holds; exit code and stderr.
+
+    The command starts with SIGINT's default action, as from a terminal: an ignored SIGINT
+    is inherited, and Lightning ignores it in the process (this test process, where other
+    tests train) that it saw interrupted.
+    """
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not ready() and time.monotonic() < deadline and process.poll() is None:

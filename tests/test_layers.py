@@ -13,7 +13,18 @@ PACKAGE = Path(__file__).parents[1] / "src" / "heplearn"
 # layer and the ones below. Shared utilities sit at 0.
 LAYERS: dict[str, int] = {
     **dict.fromkeys(
-        ("errors", "config", "files", "versions", "extras", "parallel", "roc", "angles"), 0
+        (
+            "errors",
+            "config",
+            "files",
+            "versions",
+            "extras",
+            "parallel",
+            "allocator",
+            "roc",
+            "angles",
+        ),
+        0,
     ),
     "io": 1,
     "data": 2,
