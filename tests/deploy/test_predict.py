@@ -64,13 +64,28 @@ def test_a_particle_model_scores_through_its_masks(top, tmp_path):
     assert len(scores) == written[0].entries
 
 
-def test_missing_branches_are_named_and_nothing_is_written(mlp_run, tmp_path):
-    bad = tmp_path / "bad.root"
-    with uproot.recreate(bad) as file:
+def _without_sdmass(path):
+    """A file that lacks the mlp run's input ``jet_sdmass``."""
+    with uproot.recreate(path) as file:
         file["Events"] = {"jet_mass": np.ones(5, np.float32), "jet_tau32": np.ones(5, np.float32)}
+    return path
+
+
+def test_missing_branches_are_named_and_nothing_is_written(mlp_run, tmp_path):
+    bad = _without_sdmass(tmp_path / "bad.root")
     with pytest.raises(InputError, match="jet_sdmass"):
         predict_files(mlp_run, [bad], tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_client_of_a_dask_job_checks_the_files_without_loading_the_model(
+    top, mlp_run, tmp_path
+):
+    predictor = FilePredictor(mlp_run)
+    predictor.open(sample_file(top), plan=False)
+    assert "scorer" not in vars(predictor)  # loaded by the workers, where the files are scored
+    with pytest.raises(InputError, match=r"bad\.root.*jet_sdmass"):
+        predictor.open(_without_sdmass(tmp_path / "bad.root"), plan=False)
 
 
 def test_an_interrupted_prediction_leaves_no_file(top, mlp_run, tmp_path, monkeypatch):
@@ -136,8 +151,10 @@ def test_a_tight_budget_reads_in_smaller_chunks_and_scores_the_same(
 ):
     tight = ScoringOptions(memory_budget=16 * 2**20)
     predictor = FilePredictor(particlenet_run, PredictSettings(scoring=tight))
-    chunk = predictor.chunk_entries(predictor.open(five_thousand_jets))
-    assert 1 <= chunk < 5000
+    ranges = predictor.plan(predictor.open(five_thousand_jets))
+    assert len(ranges) > 1 and max(stop - start for start, stop in ranges) < 5000
+    assert [start for start, _ in ranges[1:]] == [stop for _, stop in ranges[:-1]]
+    assert ranges[0][0] == 0 and ranges[-1][1] == 5000
     small = predict_files(particlenet_run, [five_thousand_jets], tmp_path / "tight", scoring=tight)
     whole = predict_files(particlenet_run, [five_thousand_jets], tmp_path / "roomy")
     assert small[0].entries == whole[0].entries == 5000

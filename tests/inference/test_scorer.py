@@ -1,5 +1,8 @@
 """Scoring: engines that agree, a batch chosen from the memory budget, devices that exist."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -129,6 +132,18 @@ def test_the_measured_cost_predicts_the_peak_of_a_larger_batch(particlenet):
     measured = peak_bytes(lambda: scorer.torch.probe(200), torch.device("cpu"))
     predicted = cost.fixed + cost.per_event * 200
     assert 0.8 * measured <= predicted <= 1.25 * measured
+
+
+def test_measuring_the_forward_pass_does_not_start_the_compiler():
+    """torch._dynamo (and sympy) would add a second and a half to every scoring process."""
+    code = (
+        "import sys, torch\n"
+        "from heplearn.inference.memory_probe import peak_bytes\n"
+        "peak = peak_bytes(lambda: torch.ones(1000) * 2, torch.device('cpu'))\n"
+        "print(peak, 'torch._dynamo' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.split() == ["8000", "False"], result.stderr
 
 
 def test_a_bdt_cannot_use_the_onnx_engine_and_says_so(top, tmp_path):

@@ -4,7 +4,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,9 @@ from heplearn.data.preprocessing import Preprocessing
 from heplearn.data.processing import ChunkProcessor, Scaling
 from heplearn.data.readers import (
     SourceFile,
+    check_columns,
     check_option_names,
     chunk_ranges,
-    entries_for_memory,
     open_source,
     read_ranges,
 )
@@ -140,7 +140,7 @@ class FilePredictor:
                 if name not in self._scaling
             },
         )
-        self.scorer = self.folds.scorers[0] if self.folds else Scorer(run, self.settings.scoring)
+        self._run = run
         self.branch_names = score_branch_names(run)
         self.needed = sorted(
             self.processor.input_branches
@@ -150,8 +150,22 @@ class FilePredictor:
         # the reading plan of each opened file, until it is scored
         self._ranges: dict[SourceFile, list[tuple[int, int]]] = {}
 
-    def open(self, path: Path) -> SourceFile:
+    @cached_property
+    def scorer(self) -> Scorer:
+        """The run's model on the scoring engine, loaded when first needed: a process that
+        only checks the files (the client of a dask job) never loads it, nor torch."""
+        return self.folds.scorers[0] if self.folds else Scorer(self._run, self.settings.scoring)
+
+    def open(self, path: Path, plan: bool = True) -> SourceFile:
         """The events of an input file, checked for every branch the model needs.
+
+        Parameters
+        ----------
+        path : Path
+            The input file.
+        plan : bool
+            Also plan the chunks it is read in (in the same opening of the file), for
+            :meth:`predict_file` in this process; False only checks the branches.
 
         Raises
         ------
@@ -160,14 +174,11 @@ class FilePredictor:
         """
         source = open_events(path, self.settings.tree, self.spec.sources[0].tree)
         check_option_names(source, self.settings.keep, "--keep")
-        # (checks the branches; planned once, in the same opening of the file)
-        self._ranges[source] = self._chunk_ranges(source)
+        if plan:  # (checks the branches too)
+            self._ranges[source] = self.plan(source)
+        else:
+            check_columns(source, self.needed)
         return source
-
-    def chunk_entries(self, source: SourceFile) -> int:
-        """Entries per chunk of ``source``: ``chunk_entries`` or fewer, to fit the budget."""
-        budget = self._chunk_budget()
-        return min(self.settings.chunk_entries, entries_for_memory(source, *budget))
 
     def _chunk_budget(self) -> tuple[list[str], int, float]:
         """The branches read, a chunk's share of the budget and the bytes per entry that
@@ -180,7 +191,10 @@ class FilePredictor:
         )
         return self.needed, budget, float(padded)
 
-    def _chunk_ranges(self, source: SourceFile) -> list[tuple[int, int]]:
+    def plan(self, source: SourceFile) -> list[tuple[int, int]]:
+        """The ``[start, stop)`` entry ranges ``source`` is read and scored in: at most
+        ``chunk_entries`` and a quarter of the memory budget each, ending on basket
+        clusters (:func:`heplearn.data.readers.chunk_ranges`)."""
         names, budget, padded = self._chunk_budget()
         return chunk_ranges(
             source,
@@ -235,7 +249,7 @@ class FilePredictor:
         The file is opened once and read in the ranges planned by :meth:`open` (within a
         quarter of the memory budget each, on basket clusters).
         """
-        ranges = self._ranges.pop(source, None) or self._chunk_ranges(source)
+        ranges = self._ranges.pop(source, None) or self.plan(source)
         read = read_ranges(source, self.needed, ranges)
         for (start, _), columns in zip(ranges, read, strict=True):
             inputs, masks = self.processor.model_inputs(columns, self._scaling)
@@ -315,8 +329,10 @@ def predict_files(
         scoring = replace(scoring, threads=threads)
     settings = PredictSettings(tuple(keep), tree, chunk_entries, scoring)
     predictor = FilePredictor(run, settings)
-    # every file is checked for every branch before anything is written
-    sources = [predictor.open(path) for path in files]
+    local = workers == 1 and scheduler is None
+    # every file is checked for every branch before anything is written; the workers of
+    # a dask job plan their own reading (and load the model where they run)
+    sources = [predictor.open(path, plan=local) for path in files]
     outputs = [output_path(out_dir, source.path) for source in sources]
     existing = [str(path) for path in outputs if path.exists()]
     if existing and not overwrite:
@@ -325,7 +341,7 @@ def predict_files(
     if len({path.name for path in outputs}) != len(outputs):
         raise InputError("two input files share a name; score them into separate --out folders")
     with ScoringProgress(progress, len(sources), sum(s.entries for s in sources)) as bar:
-        if workers == 1 and scheduler is None:
+        if local:
             out_dir.mkdir(parents=True, exist_ok=True)
             written = []
             for source, output in zip(sources, outputs, strict=True):

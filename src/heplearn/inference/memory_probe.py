@@ -27,6 +27,13 @@ class LiveTensorBytes(TorchDispatchMode):
     Storage shared by views is counted once and released when its last tensor is gone.
     """
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # PyTorch wraps a mode's __torch_dispatch__ in torch._dynamo.disable unless this
+        # says False, which imports torch._dynamo (and sympy) at the first operation: a
+        # second and a half of every scoring process's start. Nothing here is compiled.
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.live = 0

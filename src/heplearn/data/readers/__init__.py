@@ -29,6 +29,7 @@ from heplearn.data.readers.registry import FORMATS
 from heplearn.data.readers.sources import (
     SourceFile,
     available_columns,
+    check_columns,
     check_option_names,
     chunk_ranges,
     cluster_starts,
@@ -44,6 +45,7 @@ __all__ = [
     "Column",
     "SourceFile",
     "available_columns",
+    "check_columns",
     "check_option_names",
     "chunk_ranges",
     "cluster_starts",

@@ -29,6 +29,7 @@ from heplearn.errors import ConfigError, InputError
 __all__ = [
     "SourceFile",
     "available_columns",
+    "check_columns",
     "check_option_names",
     "chunk_ranges",
     "cluster_starts",
@@ -103,6 +104,18 @@ def check_option_names(source: SourceFile, names: Collection[str], option: str) 
             f"'{name}'{did_you_mean(name, available) or ' (no similar name)'}" for name in missing
         )
         raise InputError(f"{option} {details}: {where} has no such {kind}; correct {option}")
+
+
+def check_columns(source: SourceFile, names: Collection[str]) -> None:
+    """Check that ``source`` has every column in ``names``.
+
+    Raises
+    ------
+    InputError
+        Naming the file and each missing column with close matches, and listing its columns.
+    """
+    with reader_for(source) as reader:
+        check_names(reader, names)
 
 
 def reader_for(source: SourceFile) -> Reader:
