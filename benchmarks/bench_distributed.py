@@ -9,16 +9,22 @@ Every measurement runs in a fresh process, as a user runs it:
   in memory, streamed, streamed with its read-ahead thread off (the A/B of the loader's
   overlap of reading and training), streamed on one thread (what one core does), and
   streamed with ``--devices 2 --strategy ddp`` (gloo; each process gets cores / 2
-  threads); ParticleNet-Lite (batch 128) streamed on one process and on two, on smaller
-  files (it trains about 20 times slower per jet). Jets/s is the training split's jets
-  over the fastest epoch after the first (the epoch's time includes its validation
-  pass). The peak RSS is the kernel's high-water mark of the training process;
+  threads), and in memory on one thread (streamed vs in memory when reading has a core
+  of its own); ParticleNet-Lite (batch 128) streamed on one process, on one thread and on
+  two processes, on smaller files (it trains about 20 times slower per jet). Jets/s is
+  the training split's jets over the fastest epoch after the first (the epoch's time
+  includes its validation pass): this shared machine's speed varies by 10-20 % from
+  minute to minute, and the fastest of several epochs is the least disturbed. The peak
+  RSS is the kernel's high-water mark of the training process;
 - **predict** (the PFN run and the ParticleNet-Lite run, on files sized so that one
-  process takes 15-25 s on this machine, the cluster's start-up a small part):
-  ``predict_files`` on ``FILES`` files in this process, on one thread in this process,
-  and with ``workers=2`` (a local dask cluster of 2 single-threaded processes; its
-  start-up and each worker's one loading of the run are in the time). PFN's scoring is
-  mostly reading, preprocessing and writing, ParticleNet-Lite's mostly its forward pass.
+  process takes about half a minute on this machine, a cluster's start-up a small part):
+  ``heplearn predict`` on ``FILES`` files in a fresh process (PyTorch's threads on every
+  core, or ``OMP_NUM_THREADS=1``), with ``--workers 2`` (a local dask cluster of 2
+  single-threaded processes; its start-up and each worker's one loading of the run are
+  in the time), and with ``--scheduler`` on a cluster of 2 workers that is already
+  running and has scored the files once (its workers keep the run loaded). PFN's scoring
+  on one thread is mostly its forward pass, reading and writing a fifth of it;
+  ParticleNet-Lite's is its forward pass.
 """
 
 import json
@@ -36,8 +42,11 @@ from benchmarks.bench_export import jets_config, write_jets
 from benchmarks.report import Section
 
 FILES = 8
-# jets per file to score: one process takes 15-25 s over the FILES files here
-PREDICT_JETS = {"PFN": 30_000, "ParticleNet-Lite": 16_000}
+# jets per file to score: one process takes about 30 s over the FILES files here
+PREDICT_JETS = {"PFN": 60_000, "ParticleNet-Lite": 32_000}
+# the environment every measured process starts with: a dask cluster started here sets
+# OMP_NUM_THREADS=1 in this process's environment for the workers it spawns
+ENVIRONMENT = dict(os.environ)
 # chunks of whole files (each one basket cluster); a buffer smaller than the training
 # split, as when streaming data larger than memory, so reading overlaps training
 STREAMING = {"chunk_entries": 1000, "shuffle_buffer": 5000}
@@ -107,7 +116,7 @@ def _train(
     else:
         command = [sys.executable, "-m", "heplearn", "train", str(path), "--out", str(out)]
         command += ["--devices", str(devices), "--strategy", "ddp"]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=True, env=ENVIRONMENT)
     rss = int(result.stdout.strip().splitlines()[-1]) if devices == 1 else None
     rows = (out / "history.csv").read_text().splitlines()[1:]
     header = (out / "history.csv").read_text().splitlines()[0].split(",")
@@ -127,23 +136,36 @@ def _train_jets(folder: Path, model: str) -> int:
     )
 
 
-def _predict_seconds(
-    run: Path, files: list[Path], out: Path, workers: int, threads: int | None = None
-) -> float:
-    from heplearn.deploy.predict import predict_files
-    from heplearn.inference.options import ScoringOptions
-    from heplearn.run_directory import RunDirectory
-
+def _predict_seconds(run: Path, files: list[Path], out: Path, *options: str) -> float:
+    """Seconds of one ``heplearn predict`` in a fresh process, start-up included
+    (``OMP_NUM_THREADS=1`` among ``options`` goes to its environment)."""
+    environment = dict(ENVIRONMENT)
+    arguments = [option for option in options if "=" not in option]
+    environment.update(option.split("=", 1) for option in options if "=" in option)
+    command = [sys.executable, "-m", "heplearn", "predict", str(run), *map(str, files)]
+    command += ["--out", str(out), "--overwrite", "--quiet", *arguments]
     start = time.perf_counter()
-    scoring = ScoringOptions(threads=threads)
-    predict_files(RunDirectory(run), files, out, overwrite=True, workers=workers, scoring=scoring)
+    subprocess.run(command, capture_output=True, text=True, check=True, env=environment)
     return time.perf_counter() - start
+
+
+def _predict_on_running_cluster(run: Path, files: list[Path], out: Path) -> float:
+    """Seconds of ``heplearn predict --scheduler`` on a running cluster of 2 workers,
+    after a first job that started them scoring (its workers keep the run loaded)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        _predict_seconds(run, files, out, "--scheduler", cluster.scheduler_address)
+        return _predict_seconds(run, files, out, "--scheduler", cluster.scheduler_address)
 
 
 def run(quick: bool = False) -> list[Section]:
     """Measure and return the tables."""
     jets_per_file = {"PFN": 1000 if quick else 4000, "ParticleNet-Lite": 200 if quick else 800}
-    epochs = 2 if quick else 3
+    epochs = 2 if quick else 5
+    lite_epochs = 2 if quick else 4
     cores = os.cpu_count()
     with tempfile.TemporaryDirectory(prefix="bench-distributed-") as temporary:
         root = Path(temporary)
@@ -156,19 +178,24 @@ def run(quick: bool = False) -> list[Section]:
         streamed, rss_streamed = _train(_config(pfn, "PFN", epochs, True), root / "s")
         serial, rss_serial = _train(_config(pfn, "PFN", epochs, True), root / "r", 1, False)
         one_thread, _ = _train(_config(pfn, "PFN", epochs, True, threads=1), root / "t")
+        memory_thread, _ = _train(_config(pfn, "PFN", epochs, False, threads=1), root / "mt")
         pair, _ = _train(_config(pfn, "PFN", epochs, True), root / "d", 2)
         lite = folders["ParticleNet-Lite"]
-        lite_one, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ls")
-        lite_pair, _ = _train(_config(lite, "ParticleNet-Lite", 2, True), root / "ld", 2)
+        lite_one, _ = _train(_config(lite, "ParticleNet-Lite", lite_epochs, True), root / "ls")
+        lite_thread, _ = _train(
+            _config(lite, "ParticleNet-Lite", lite_epochs, True, threads=1), root / "lt"
+        )
+        lite_pair, _ = _train(_config(lite, "ParticleNet-Lite", lite_epochs, True), root / "ld", 2)
         runs = {"PFN": root / "s", "ParticleNet-Lite": root / "ls"}
         predict_rows = []
         for model, run in runs.items():
             per_file = PREDICT_JETS[model] // (10 if quick else 1)
             scored = _write_files(root / f"score-{model}", per_file)
             seconds = [
-                _predict_seconds(run, scored, root / "p1", 1),
-                _predict_seconds(run, scored, root / "pt", 1, threads=1),
-                _predict_seconds(run, scored, root / "p2", 2),
+                _predict_seconds(run, scored, root / "p1"),
+                _predict_seconds(run, scored, root / "pt", "OMP_NUM_THREADS=1"),
+                _predict_seconds(run, scored, root / "p2", "--workers", "2"),
+                _predict_on_running_cluster(run, scored, root / "p3"),
             ]
             predict_rows += _predict_rows(model, FILES * per_file, *seconds)
     buffered = (jets_per_file["PFN"] + STREAMING["shuffle_buffer"]) * EVENT_BYTES / 1e6
@@ -189,8 +216,11 @@ def run(quick: bool = False) -> list[Section]:
             "training split, as when the data do not fit in memory); one process vs "
             f"`--devices 2 --strategy ddp` (gloo) on this {cores}-core machine, and streamed "
             "vs in memory on one process. *read-ahead off*: the same streamed run with the "
-            "loader's thread that reads the next chunk during training turned off. Jets/s: "
-            "training jets over the fastest epoch after the first (validation included). "
+            "loader's thread that reads the next chunk during training turned off. *1 thread, "
+            "in memory* vs *1 thread, streamed*: what streaming costs when reading has a "
+            "core of its own (as beside a GPU). Jets/s: training jets over the fastest epoch "
+            f"after the first of {epochs} (validation included; the machine is shared, and "
+            "its speed varies by 10-20 % from minute to minute). "
             "Peak RSS: the training process's high-water mark; the streamed loader's own "
             "data stay below two chunks as read (the current and the next, with the "
             "current one's events of the split) plus the chunk and the buffer of processed "
@@ -217,8 +247,16 @@ def run(quick: bool = False) -> list[Section]:
             ],
             [
                 "PFN",
+                "1 process of 1 thread, in memory",
+                rate(pfn_jets, memory_thread),
+                f"{memory / memory_thread:.2f} (vs 1 process in memory)",
+                "-",
+            ],
+            [
+                "PFN",
                 "1 process of 1 thread, streamed",
                 rate(pfn_jets, one_thread),
+                f"{memory_thread / one_thread:.2f} (vs 1 thread in memory); "
                 f"{streamed / one_thread:.2f} (vs 1 process streamed)",
                 "-",
             ],
@@ -227,15 +265,23 @@ def run(quick: bool = False) -> list[Section]:
                 "2 processes (gloo), streamed",
                 rate(pfn_jets, pair),
                 f"**{streamed / pair:.2f}** (vs 1 process streamed); "
-                f"{one_thread / pair:.2f} (vs 1 thread)",
+                f"**{one_thread / pair:.2f}** (vs 1 thread)",
                 "-",
             ],
             ["ParticleNet-Lite", "1 process, streamed", rate(lite_jets, lite_one), "1.00", "-"],
             [
                 "ParticleNet-Lite",
+                "1 process of 1 thread, streamed",
+                rate(lite_jets, lite_thread),
+                f"{lite_one / lite_thread:.2f} (vs 1 process streamed)",
+                "-",
+            ],
+            [
+                "ParticleNet-Lite",
                 "2 processes (gloo), streamed",
                 rate(lite_jets, lite_pair),
-                f"**{lite_one / lite_pair:.2f}** (vs 1 process streamed)",
+                f"**{lite_one / lite_pair:.2f}** (vs 1 process streamed); "
+                f"**{lite_thread / lite_pair:.2f}** (vs 1 thread)",
                 "-",
             ],
         ],
@@ -243,12 +289,16 @@ def run(quick: bool = False) -> list[Section]:
     predict = Section(
         title="predict on a dask cluster",
         description=(
-            f"`predict_files` of the PFN run and of the ParticleNet-Lite run above on {FILES} "
-            "files each: in this process (PyTorch's threads on every core, or one thread), "
-            "vs `workers=2` (a local dask cluster of 2 single-threaded processes, each "
-            "loading the run once for all its files; the cluster's start-up is in the time). "
-            "PFN's scoring is mostly reading, preprocessing and writing; ParticleNet-Lite's "
-            f"is mostly its forward pass. {NOTE}"
+            f"`heplearn predict` of the PFN run and of the ParticleNet-Lite run above on "
+            f"{FILES} files each, every time in a fresh process as a user runs it (start-up "
+            "included): one process (PyTorch's threads on every core, or "
+            "`OMP_NUM_THREADS=1`), vs `--workers 2` (a local dask cluster of 2 "
+            "single-threaded processes, each loading the run once for all its files; the "
+            "cluster's start-up is in the time), vs `--scheduler` on a cluster of 2 workers "
+            "that is already running and has scored the files once (a batch cluster's "
+            "workers between jobs: they keep the run loaded). On one thread PFN's scoring is "
+            "mostly its forward pass, reading and writing a fifth of it; ParticleNet-Lite's "
+            f"is its forward pass. {NOTE}"
         ),
         headers=["model", "run", "jets", "seconds", "jets/s", "speed-up"],
         rows=predict_rows,
@@ -256,16 +306,22 @@ def run(quick: bool = False) -> list[Section]:
     return [training, predict]
 
 
-def _predict_rows(model: str, jets: int, one: float, thread: float, two: float) -> list[list[str]]:
-    """Rows of one model's predict: 1 process, 1 thread, 2 dask workers."""
+def _predict_rows(
+    model: str, jets: int, one: float, thread: float, two: float, running: float
+) -> list[list[str]]:
+    """Rows of one model's predict: 1 process, 1 thread, 2 dask workers (started, running)."""
 
     def row(run: str, seconds: float, speed_up: str) -> list[str]:
         return [model, run, f"{jets:,}", f"{seconds:.1f}", f"{jets / seconds:,.0f}", speed_up]
 
+    def versus(seconds: float) -> str:
+        return f"**{one / seconds:.2f}** (**{thread / seconds:.2f}** vs 1 thread)"
+
     return [
         row("1 process", one, "1.00"),
         row("1 process of 1 thread", thread, f"{one / thread:.2f}"),
-        row("2 dask workers", two, f"**{one / two:.2f}** ({thread / two:.2f} vs 1 thread)"),
+        row("2 dask workers (`--workers 2`, start-up included)", two, versus(two)),
+        row("2 dask workers already running (`--scheduler`)", running, versus(running)),
     ]
 
 
