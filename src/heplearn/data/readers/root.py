@@ -114,6 +114,8 @@ class RootReader(Reader):
             self._tree = self._file[self.tree]
             self.classname = trees_of(self._file)[self.tree]
             self.is_rntuple = "RNTuple" in self.classname
+            if self.is_rntuple:  # (what errors call a column: an RNTuple has fields)
+                self.column_kind = "field"
             self.entries = int(self._tree.num_entries)
             self._columns = self._list_columns()
         except BaseException:
