@@ -414,8 +414,10 @@ def _scoring_options(
     accelerator: str,
     devices: str,
     precision: ScoringPrecision,
+    on_cluster: bool = False,
 ) -> Any:
-    """The ScoringOptions of the flags (the device is checked before any data is read)."""
+    """The ScoringOptions of the flags (the device is checked before any data is read:
+    where this process scores; on a cluster's workers, ``on_cluster``, only its name)."""
     from heplearn.data.shuffle import parse_memory
     from heplearn.inference import ScoringOptions
     from heplearn.inference.devices import check_accelerator, scoring_device
@@ -424,6 +426,8 @@ def _scoring_options(
     if engine.value == "onnx":  # checked without torch, which ONNX Runtime does without
         check_accelerator(accelerator, devices)
         require_cpu(accelerator)
+    elif on_cluster:  # the GPUs are the workers', found where they score
+        check_accelerator(accelerator, devices)
     else:
         scoring_device(accelerator, devices)
     return ScoringOptions(
@@ -466,7 +470,9 @@ def predict(
     from heplearn.deploy.predict import predict_files
     from heplearn.run_directory import RunDirectory
 
-    scoring = _scoring_options(engine, batch_size, memory_budget, accelerator, devices, precision)
+    scoring = _scoring_options(
+        engine, batch_size, memory_budget, accelerator, devices, precision, scheduler is not None
+    )
     with leaves_no_empty_directory(out):
         written = predict_files(
             RunDirectory(run),

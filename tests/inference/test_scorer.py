@@ -175,6 +175,25 @@ def test_a_gpu_request_without_a_gpu_is_one_line(particlenet, top, tmp_path, com
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_on_a_cluster_the_gpu_asked_for_is_the_workers(particlenet, top, tmp_path, monkeypatch):
+    """The login node that submits need not have a GPU; a worker without one says so."""
+    distributed = pytest.importorskip("distributed")
+
+    def on_the_login_node(*arguments):
+        raise AssertionError("the GPU was looked for where the job was submitted")
+
+    monkeypatch.setattr("heplearn.inference.devices.scoring_device", on_the_login_node)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        arguments = ["predict", str(particlenet.path), str(sample_file(top))]
+        arguments += ["--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address]
+        result = runner.invoke(app, [*arguments, "--accelerator", "gpu", "--quiet"])
+    assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU")
+    assert not (tmp_path / "out").exists()
+
+
 def _standardised_test_arrays(run):
     from heplearn.data.dataset import load_dataset
 
