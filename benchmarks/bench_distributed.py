@@ -40,12 +40,13 @@ import yaml
 
 from benchmarks.bench_export import jets_config, write_jets
 from benchmarks.report import Section
+from heplearn.parallel import file_workers
 
 FILES = 8
 # jets per file to score: one process takes about 30 s over the FILES files here
 PREDICT_JETS = {"PFN": 60_000, "ParticleNet-Lite": 32_000}
-# the environment every measured process starts with: a dask cluster started here sets
-# OMP_NUM_THREADS=1 in this process's environment for the workers it spawns
+# the environment every measured process starts with: while a dask cluster started here
+# runs, this process's environment holds OMP_NUM_THREADS=1 for the workers it spawns
 ENVIRONMENT = dict(os.environ)
 # chunks of whole files (each one basket cluster); a buffer smaller than the training
 # split, as when streaming data larger than memory, so reading overlaps training
@@ -136,12 +137,14 @@ def _train_jets(folder: Path, model: str) -> int:
     )
 
 
-def _predict_seconds(run: Path, files: list[Path], out: Path, *options: str) -> float:
+def _predict_seconds(
+    run: Path, files: list[Path], out: Path, *arguments: str, threads: int | None = None
+) -> float:
     """Seconds of one ``heplearn predict`` in a fresh process, start-up included
-    (``OMP_NUM_THREADS=1`` among ``options`` goes to its environment)."""
+    (``threads``: its ``OMP_NUM_THREADS``)."""
     environment = dict(ENVIRONMENT)
-    arguments = [option for option in options if "=" not in option]
-    environment.update(option.split("=", 1) for option in options if "=" in option)
+    if threads is not None:
+        environment["OMP_NUM_THREADS"] = str(threads)
     command = [sys.executable, "-m", "heplearn", "predict", str(run), *map(str, files)]
     command += ["--out", str(out), "--overwrite", "--quiet", *arguments]
     start = time.perf_counter()
@@ -152,13 +155,10 @@ def _predict_seconds(run: Path, files: list[Path], out: Path, *options: str) -> 
 def _predict_on_running_cluster(run: Path, files: list[Path], out: Path) -> float:
     """Seconds of ``heplearn predict --scheduler`` on a running cluster of 2 workers,
     after a first job that started them scoring (its workers keep the run loaded)."""
-    from distributed import LocalCluster
-
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        _predict_seconds(run, files, out, "--scheduler", cluster.scheduler_address)
-        return _predict_seconds(run, files, out, "--scheduler", cluster.scheduler_address)
+    with file_workers(2, None) as client:  # (this process's environment kept as it was)
+        address = client.scheduler.address
+        _predict_seconds(run, files, out, "--scheduler", address)
+        return _predict_seconds(run, files, out, "--scheduler", address)
 
 
 def run(quick: bool = False) -> list[Section]:
@@ -193,7 +193,7 @@ def run(quick: bool = False) -> list[Section]:
             scored = _write_files(root / f"score-{model}", per_file)
             seconds = [
                 _predict_seconds(run, scored, root / "p1"),
-                _predict_seconds(run, scored, root / "pt", "OMP_NUM_THREADS=1"),
+                _predict_seconds(run, scored, root / "pt", threads=1),
                 _predict_seconds(run, scored, root / "p2", "--workers", "2"),
                 _predict_on_running_cluster(run, scored, root / "p3"),
             ]
