@@ -1,5 +1,6 @@
 """Scoring: engines that agree, a batch chosen from the memory budget, devices that exist."""
 
+import socket
 import subprocess
 import sys
 
@@ -190,7 +191,8 @@ def test_on_a_cluster_the_gpu_asked_for_is_the_workers(particlenet, top, tmp_pat
         arguments = ["predict", str(particlenet.path), str(sample_file(top))]
         arguments += ["--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address]
         result = runner.invoke(app, [*arguments, "--accelerator", "gpu", "--quiet"])
-    assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU")
+    # (the worker's machine is named: the error is read where the job was submitted)
+    assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU", socket.gethostname())
     assert not (tmp_path / "out").exists()
 
 

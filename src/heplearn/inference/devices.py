@@ -1,5 +1,6 @@
 """The device a run is scored on, from ``--accelerator`` and ``--devices``."""
 
+import socket
 from typing import TYPE_CHECKING
 
 from heplearn.errors import ConfigError
@@ -58,14 +59,19 @@ def scoring_device(accelerator: str = "auto", devices: str | int = "auto") -> "t
         if not torch.cuda.is_available():
             raise ConfigError(
                 f"--accelerator {name}: no CUDA GPU is available to PyTorch {torch.__version__} "
-                "on this machine; score on the CPU with --accelerator cpu (or auto)"
+                f"on {_this_machine()}; score on the CPU with --accelerator cpu (or auto)"
             )
         return torch.device("cuda", torch.cuda.current_device())
     if name == "mps":
         if not torch.backends.mps.is_available():
             raise ConfigError(
-                "--accelerator mps: no Apple GPU is available to PyTorch on this machine; "
+                f"--accelerator mps: no Apple GPU is available to PyTorch on {_this_machine()}; "
                 "score on the CPU with --accelerator cpu (or auto)"
             )
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _this_machine() -> str:
+    """This machine, by name: a dask worker's error is read on the machine that submitted."""
+    return f"this machine ({socket.gethostname()})"
