@@ -83,6 +83,19 @@ def test_the_onnx_engine_writes_the_friend_trees_of_the_torch_engine(
     assert np.ptp(expected["score_top"]) > 1e-3  # (not a comparison of constants)
 
 
+@pytest.mark.parametrize("model", list(MODELS))
+def test_bf16_scores_are_the_float32_scores_to_bfloat16_precision(runs, model):
+    # (on a CPU the batch is chosen from a probe under a dispatch mode, where autocast
+    # leaves composite operations such as einsum to their parts: ParT's head merge failed)
+    run = runs(model)
+    arrays = _standardised_test_arrays(run)
+    full = Scorer(run).scores(arrays)
+    bf16 = Scorer(run, ScoringOptions(precision="bf16")).scores(arrays)
+    assert bf16.dtype == np.float32 and np.isfinite(bf16).all()
+    np.testing.assert_allclose(bf16, full, rtol=0, atol=0.02)  # (bfloat16: 8 bits of mantissa)
+    assert np.ptp(full) > 1e-3
+
+
 def test_a_small_budget_shrinks_the_batch_without_changing_the_scores(top, particlenet):
     arrays = _standardised_test_arrays(particlenet)
     roomy = Scorer(particlenet, ScoringOptions(memory_budget=2**30))

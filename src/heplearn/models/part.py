@@ -294,7 +294,9 @@ class AttentionBlock(nn.Module):
         # Merge the heads inside the output projection, each head scaled by its own factor.
         dim = queries.shape[-1]
         weight = self.attention_out.weight.view(dim, self.heads, dim // self.heads)
-        weight = weight * self.head_scale.view(1, -1, 1)
+        # (in the activations' dtype: autocast leaves einsum to its parts where a dispatch
+        # mode is active, as in the scorer's memory probe, and they meet bf16 and float32)
+        weight = (weight * self.head_scale.view(1, -1, 1)).to(attended.dtype)
         attended = torch.einsum("bhqc,ohc->bqo", attended, weight) + self.attention_out.bias
         attended = self.post_attention_norm(attended)
         x = residual + functional.dropout(attended, self.dropout, self.training)
