@@ -99,6 +99,40 @@ def test_the_cli_trains_with_two_ddp_processes_to_single_process_quality(top, tm
     assert ddp.history()[-1]["val_auc"] == pytest.approx(single.history()[-1]["val_auc"], abs=0.03)
 
 
+# a process that trains in a gloo group of its own (world size 1) and reports whether the
+# group exists after the training and, from an exit handler registered before training
+# (so it runs after those the training registers), at the exit
+EXIT = """
+import atexit, sys
+from pathlib import Path
+import torch.distributed as dist
+import yaml
+from heplearn.training.fit import train
+atexit.register(lambda: print("group at exit:", dist.is_initialized(), flush=True))
+train(yaml.safe_load(Path(sys.argv[1]).read_text()), sys.argv[2])
+print("group after training:", dist.is_initialized(), flush=True)
+"""
+
+
+def test_a_rank_destroys_its_process_group_before_it_exits(top, tmp_path):
+    # (left to the interpreter's finalization, a gloo group can abort the process:
+    # "terminate called without an active exception", pytorch/pytorch#190489)
+    config = run_config(top, MLP, epochs=1, accelerator="cpu", devices=1, strategy="ddp")
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    environment = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    result = subprocess.run(
+        [sys.executable, "-c", EXIT, str(path), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "group after training: True" in lines  # (kept for the next fold of a k-fold run)
+    assert lines[-1] == "group at exit: False"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -31,6 +31,7 @@ from heplearn.training.config import RunConfig, parse_run_config
 from heplearn.training.data_module import RunDataModule
 from heplearn.training.history import History
 from heplearn.training.module import LOG_EVERY_N_STEPS, RunModule
+from heplearn.training.process_group import ReleaseProcessGroup
 from heplearn.training.progress import EpochProgressBar
 from heplearn.training.record import record_run
 from heplearn.training.task import Task
@@ -188,7 +189,7 @@ def _train_network(
         save_on_train_epoch_end=True,
         enable_version_counter=False,
     )
-    callbacks = [history, checkpoints, *callbacks]
+    callbacks = [history, checkpoints, ReleaseProcessGroup(), *callbacks]
     if training.progress_bar:
         callbacks.append(EpochProgressBar())
     if training.early_stopping is not None:
