@@ -10,7 +10,9 @@ Every measurement runs in a fresh process, as a user runs it:
   overlap of reading and training), streamed on one thread (what one core does), and
   streamed with ``--devices 2 --strategy ddp`` (gloo; each process gets cores / 2
   threads), and in memory on one thread (streamed vs in memory when reading has a core
-  of its own); ParticleNet-Lite (batch 128) streamed on one process, on one thread and on
+  of its own) and on two processes; two independent one-thread trainings side by side
+  (no gradients exchanged: what this machine gives two processes at best);
+  ParticleNet-Lite (batch 128) streamed on one process, on one thread and on
   two processes, on smaller files (it trains about 20 times slower per jet). Jets/s is
   the training split's jets over the fastest epoch after the first (the epoch's time
   includes its validation pass): this shared machine's speed varies by 10-20 % from
@@ -119,10 +121,37 @@ def _train(
         command += ["--devices", str(devices), "--strategy", "ddp"]
     result = subprocess.run(command, capture_output=True, text=True, check=True, env=ENVIRONMENT)
     rss = int(result.stdout.strip().splitlines()[-1]) if devices == 1 else None
-    rows = (out / "history.csv").read_text().splitlines()[1:]
-    header = (out / "history.csv").read_text().splitlines()[0].split(",")
-    seconds = [float(row.split(",")[header.index("seconds")]) for row in rows]
-    return min(seconds[1:]), rss
+    return min(_epoch_seconds(out)[1:]), rss
+
+
+def _train_side_by_side(config: dict[str, Any], out: Path) -> float:
+    """Two independent trainings of ``config`` at once (no gradients exchanged): the
+    seconds of an epoch of both together, from each one's fastest epoch after the first."""
+    path = out.with_suffix(".yaml")
+    path.write_text(yaml.safe_dump(config))
+    runs = [out.with_name(f"{out.name}-{index}") for index in range(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", TRAIN, str(path), str(run), "overlap"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=ENVIRONMENT,
+        )
+        for run in runs
+    ]
+    for process in processes:
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"a side-by-side training failed:\n{errors.decode()[-2000:]}")
+    fastest = [min(_epoch_seconds(run)[1:]) for run in runs]
+    return 1 / sum(1 / seconds for seconds in fastest)
+
+
+def _epoch_seconds(run: Path) -> list[float]:
+    """The seconds of each epoch of a run, from its history."""
+    header, *rows = (run / "history.csv").read_text().splitlines()
+    column = header.split(",").index("seconds")
+    return [float(row.split(",")[column]) for row in rows]
 
 
 def _train_jets(folder: Path, model: str) -> int:
@@ -180,6 +209,8 @@ def run(quick: bool = False) -> list[Section]:
         one_thread, _ = _train(_config(pfn, "PFN", epochs, True, threads=1), root / "t")
         memory_thread, _ = _train(_config(pfn, "PFN", epochs, False, threads=1), root / "mt")
         pair, _ = _train(_config(pfn, "PFN", epochs, True), root / "d", 2)
+        pair_memory, _ = _train(_config(pfn, "PFN", epochs, False), root / "dm", 2)
+        side_by_side = _train_side_by_side(_config(pfn, "PFN", epochs, True, threads=1), root / "i")
         lite = folders["ParticleNet-Lite"]
         lite_one, _ = _train(_config(lite, "ParticleNet-Lite", lite_epochs, True), root / "ls")
         lite_thread, _ = _train(
@@ -218,7 +249,10 @@ def run(quick: bool = False) -> list[Section]:
             "vs in memory on one process. *read-ahead off*: the same streamed run with the "
             "loader's thread that reads the next chunk during training turned off. *1 thread, "
             "in memory* vs *1 thread, streamed*: what streaming costs when reading has a "
-            "core of its own (as beside a GPU). Jets/s: training jets over the fastest epoch "
+            "core of its own (as beside a GPU). *Side by side*: two trainings of one thread "
+            "each at once, independent, their jets/s added: the most two processes can "
+            "give on this machine, with nothing to exchange or wait for. Jets/s: training "
+            "jets over the fastest epoch "
             f"after the first of {epochs} (validation included; the machine is shared, and "
             "its speed varies by 10-20 % from minute to minute). "
             "Peak RSS: the training process's high-water mark; the streamed loader's own "
@@ -266,6 +300,23 @@ def run(quick: bool = False) -> list[Section]:
                 rate(pfn_jets, pair),
                 f"**{streamed / pair:.2f}** (vs 1 process streamed); "
                 f"**{one_thread / pair:.2f}** (vs 1 thread)",
+                "-",
+            ],
+            [
+                "PFN",
+                "2 processes (gloo), in memory",
+                rate(pfn_jets, pair_memory),
+                f"{memory / pair_memory:.2f} (vs 1 process in memory); "
+                f"**{memory_thread / pair_memory:.2f}** (vs 1 thread in memory)",
+                "-",
+            ],
+            [
+                "PFN",
+                "2 independent processes of 1 thread side by side, streamed (no gradients "
+                "exchanged: what this machine gives two processes)",
+                rate(pfn_jets, side_by_side),
+                f"{streamed / side_by_side:.2f} (vs 1 process streamed); "
+                f"{one_thread / side_by_side:.2f} (vs 1 thread)",
                 "-",
             ],
             ["ParticleNet-Lite", "1 process, streamed", rate(lite_jets, lite_one), "1.00", "-"],
