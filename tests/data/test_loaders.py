@@ -1,10 +1,13 @@
 """Batches: the in-memory batches and the streaming loader agree on every event."""
 
 import pickle
+from glob import glob
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import uproot
 
 import heplearn.data.loaders
 from heplearn.config import parse_spec
@@ -214,11 +217,34 @@ def test_streamed_shares_of_global_ranks_are_disjoint_balanced_and_give_equal_st
 
 def test_streaming_on_more_ranks_than_chunks_is_refused(several_files_spec):
     scan = scan_stream(several_files_spec, seed=4, chunk_entries=70)
-    with pytest.raises(ConfigError, match=r"train split has events in 3 chunk.*4 ranks"):
+    with pytest.raises(ConfigError, match=r"train split has events in 3 chunk.*4 ranks") as error:
         StreamingDataset(
             several_files_spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=70,
             rank=0, world_size=4, split_counts=scan.split_counts,
         )  # fmt: skip
+    # each file is one basket cluster: smaller chunks cannot be cut, more files can
+    assert "3 chunk(s) of 20 entries" in str(error.value)
+    assert "write the data in more files" in str(error.value)
+    assert "lower training.streaming.chunk_entries" not in str(error.value)
+
+
+def test_the_refusal_asks_for_smaller_chunks_where_they_can_be_cut(several_files_spec, tmp_path):
+    # the three files' events in one file of three basket clusters, read as one chunk
+    (directory,) = {Path(path).parent for path in glob(several_files_spec.sources[0].files[0])}
+    with uproot.recreate(tmp_path / "joined.root") as joined:
+        for index, path in enumerate(sorted(directory.glob("*.root"))):
+            events = uproot.open(path)["Events"].arrays()
+            if index == 0:
+                joined.mktree("Events", {name: events[name].type for name in events.fields})
+            joined["Events"].extend({name: events[name] for name in events.fields})
+    spec = _spec(tmp_path)
+    scan = scan_stream(spec, seed=4, chunk_entries=100)
+    with pytest.raises(ConfigError, match=r"1 chunk\(s\) of 60 entries") as error:
+        StreamingDataset(
+            spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=100,
+            rank=0, world_size=2, split_counts=scan.split_counts,
+        )  # fmt: skip
+    assert "lower training.streaming.chunk_entries" in str(error.value)
 
 
 def test_files_kept_open_between_passes_give_the_same_batches(several_files_spec, monkeypatch):

@@ -226,10 +226,7 @@ class StreamingDataset(IterableDataset):
         filled = int(np.count_nonzero(self.sizes))
         if world_size > 1 and filled < world_size:
             raise ConfigError(
-                f"training.streaming: the {split} split has events in {filled} chunk(s) "
-                f"({len(self.chunks)} chunks of about {chunk_entries} entries) but there are "
-                f"{world_size} ranks (processes), and every rank needs a chunk; lower "
-                "training.streaming.chunk_entries or train on fewer devices"
+                _too_few_chunks(split, filled, self.chunks, chunk_entries, world_size)
             )
         self.epoch = 0
 
@@ -477,6 +474,33 @@ class StreamScan:
     preprocessing: Preprocessing
     split_counts: np.ndarray
     chunks: list[Chunk]
+
+
+def _too_few_chunks(
+    split: str, filled: int, chunks: Sequence[Chunk], chunk_entries: int, world_size: int
+) -> str:
+    """The error of a stream with fewer chunks holding ``split`` events than ranks, with
+    the way out that works: a chunk ends on a basket cluster of a ROOT file, so a smaller
+    ``chunk_entries`` makes more chunks only where a chunk spans several clusters."""
+    entries = [chunk.entry_stop - chunk.entry_start for chunk in chunks]
+    sizes = f"{min(entries)}" if min(entries) == max(entries) else f"{min(entries)}-{max(entries)}"
+    files = {chunk.file_index: chunk.source for chunk in chunks}
+    clusters = [cluster_starts(source) for source in files.values()]
+    finest = sum(len(starts) if starts is not None else len(chunks) + 1 for starts in clusters)
+    if finest <= len(chunks):  # (a file without clusters can be cut anywhere)
+        remedy = (
+            "each chunk is one basket cluster of the files already, so write the data in "
+            "more files or with smaller clusters (uproot: fewer entries per extend), or "
+            "train on fewer devices"
+        )
+    else:
+        remedy = "lower training.streaming.chunk_entries or train on fewer devices"
+    return (
+        f"training.streaming: the {split} split has events in {filled} chunk(s) "
+        f"({len(chunks)} chunk(s) of {sizes} entries; training.streaming.chunk_entries "
+        f"= {chunk_entries}) but there are {world_size} ranks (processes), and every rank "
+        f"needs a chunk; {remedy}"
+    )
 
 
 def scan_stream(
