@@ -531,7 +531,11 @@ def evaluate(
     from heplearn.run_directory import RunDirectory
     from heplearn.training.config import EvaluationConfig
 
-    scoring = _scoring_options(engine, batch_size, memory_budget, accelerator, devices, precision)
+    # (on a cluster the workers score, but for the variations, which score here)
+    on_cluster = scheduler is not None and not variation
+    scoring = _scoring_options(
+        engine, batch_size, memory_budget, accelerator, devices, precision, on_cluster
+    )
     directory = RunDirectory(run)
     settings = directory.config().evaluation.model_dump()
     changes = {"observers": observer, "working_point": working_point, "style": style}

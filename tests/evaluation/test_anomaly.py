@@ -46,6 +46,11 @@ def test_the_autoencoder_trained_on_qcd_scores_top_jets_as_anomalies(autoencoder
     assert "Latent coordinates of the test events" in result.report_path.read_text()
 
 
+def test_dask_workers_are_refused_for_an_anomaly_run_not_ignored(autoencoder_run):
+    with pytest.raises(ConfigError, match="run of task 'anomaly', scored in one process"):
+        evaluate_run(autoencoder_run, workers=2)
+
+
 def test_training_on_qcd_only_sees_no_top_jet(autoencoder_run):
     from heplearn.training.data_module import RunDataModule
 

@@ -209,6 +209,25 @@ def test_on_a_cluster_the_gpu_asked_for_is_the_workers(particlenet, top, tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_an_evaluation_on_a_cluster_asks_the_workers_for_the_gpu(top, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    streaming = {"chunk_entries": 100, "shuffle_buffer": 200}  # (dask scores streamed runs)
+    run = train(run_config(top, MODELS["mlp"], epochs=1, streaming=streaming), tmp_path / "run")
+
+    def on_the_login_node(*arguments):
+        raise AssertionError("the GPU was looked for where the job was submitted")
+
+    monkeypatch.setattr("heplearn.inference.devices.scoring_device", on_the_login_node)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        arguments = ["evaluate", str(run.path), "--scheduler", cluster.scheduler_address]
+        result = runner.invoke(app, [*arguments, "--accelerator", "gpu"])
+    assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU", socket.gethostname())
+    assert not (run.path / "metrics.json").exists()
+
+
 def _standardised_test_arrays(run):
     from heplearn.data.dataset import load_dataset
 

@@ -79,6 +79,11 @@ def evaluate_run(
     class_names = run.class_names() or []
     if task.kind == "regression" and config.data.target:
         class_names = [config.data.target]  # (names the axes of the parity plots)
+    if task.kind in ("anomaly", "generative") and (workers != 1 or scheduler is not None):
+        raise ConfigError(
+            "--workers and --scheduler score the files of a classifier or regression run; "
+            f"{run.path} is a run of task '{task.kind}', scored in one process (leave both out)"
+        )
     if task.kind == "anomaly":
         dataset, scorer = load_run_data(run, data, observers=settings.observers, scoring=scoring)
         metrics, plots, predictions = evaluate_anomaly(run, dataset, scorer, settings)
