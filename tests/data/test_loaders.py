@@ -215,13 +215,18 @@ def test_streamed_shares_of_global_ranks_are_disjoint_balanced_and_give_equal_st
     assert len(batches) == with_workers.steps_per_epoch(2)
 
 
+def _first_rank_of(spec, chunk_entries, world_size):
+    """The training stream of rank 0 of ``world_size``, as a distributed run makes it."""
+    scan = scan_stream(spec, seed=4, chunk_entries=chunk_entries)
+    return StreamingDataset(
+        spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=chunk_entries,
+        rank=0, world_size=world_size, split_counts=scan.split_counts,
+    )  # fmt: skip
+
+
 def test_streaming_on_more_ranks_than_chunks_is_refused(several_files_spec):
-    scan = scan_stream(several_files_spec, seed=4, chunk_entries=70)
     with pytest.raises(ConfigError, match=r"train split has events in 3 chunk.*4 ranks") as error:
-        StreamingDataset(
-            several_files_spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=70,
-            rank=0, world_size=4, split_counts=scan.split_counts,
-        )  # fmt: skip
+        _first_rank_of(several_files_spec, chunk_entries=70, world_size=4)
     # each file is one basket cluster: smaller chunks cannot be cut, more files can
     assert "3 chunk(s) of 20 entries" in str(error.value)
     assert "write the data in more files" in str(error.value)
@@ -237,13 +242,8 @@ def test_the_refusal_asks_for_smaller_chunks_where_they_can_be_cut(several_files
             if index == 0:
                 joined.mktree("Events", {name: events[name].type for name in events.fields})
             joined["Events"].extend({name: events[name] for name in events.fields})
-    spec = _spec(tmp_path)
-    scan = scan_stream(spec, seed=4, chunk_entries=100)
     with pytest.raises(ConfigError, match=r"1 chunk\(s\) of 60 entries") as error:
-        StreamingDataset(
-            spec, scan.preprocessing, "train", 4, seed=4, chunk_entries=100,
-            rank=0, world_size=2, split_counts=scan.split_counts,
-        )  # fmt: skip
+        _first_rank_of(_spec(tmp_path), chunk_entries=100, world_size=2)
     assert "lower training.streaming.chunk_entries" in str(error.value)
 
 

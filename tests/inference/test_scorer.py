@@ -189,9 +189,10 @@ def test_a_gpu_request_without_a_gpu_is_one_line(particlenet, top, tmp_path, com
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_on_a_cluster_the_gpu_asked_for_is_the_workers(particlenet, top, tmp_path, monkeypatch):
-    """The login node that submits need not have a GPU; a worker without one says so."""
+@pytest.fixture
+def scheduler_of_gpu_less_workers(monkeypatch):
+    """A running cluster of one worker on this GPU-less machine, with the submitting
+    process forbidden to look for a GPU (a login node needs none)."""
     distributed = pytest.importorskip("distributed")
 
     def on_the_login_node(*arguments):
@@ -201,29 +202,30 @@ def test_on_a_cluster_the_gpu_asked_for_is_the_workers(particlenet, top, tmp_pat
     with distributed.LocalCluster(
         n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        arguments = ["predict", str(particlenet.path), str(sample_file(top))]
-        arguments += ["--out", str(tmp_path / "out"), "--scheduler", cluster.scheduler_address]
-        result = runner.invoke(app, [*arguments, "--accelerator", "gpu", "--quiet"])
+        yield cluster.scheduler_address
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_on_a_cluster_the_gpu_asked_for_is_the_workers(
+    particlenet, top, tmp_path, scheduler_of_gpu_less_workers
+):
+    """The login node that submits need not have a GPU; a worker without one says so."""
+    arguments = ["predict", str(particlenet.path), str(sample_file(top))]
+    arguments += ["--out", str(tmp_path / "out"), "--scheduler", scheduler_of_gpu_less_workers]
+    result = runner.invoke(app, [*arguments, "--accelerator", "gpu", "--quiet"])
     # (the worker's machine is named: the error is read where the job was submitted)
     assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU", socket.gethostname())
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
-def test_an_evaluation_on_a_cluster_asks_the_workers_for_the_gpu(top, tmp_path, monkeypatch):
-    distributed = pytest.importorskip("distributed")
+def test_an_evaluation_on_a_cluster_asks_the_workers_for_the_gpu(
+    top, tmp_path, scheduler_of_gpu_less_workers
+):
     streaming = {"chunk_entries": 100, "shuffle_buffer": 200}  # (dask scores streamed runs)
     run = train(run_config(top, MODELS["mlp"], epochs=1, streaming=streaming), tmp_path / "run")
-
-    def on_the_login_node(*arguments):
-        raise AssertionError("the GPU was looked for where the job was submitted")
-
-    monkeypatch.setattr("heplearn.inference.devices.scoring_device", on_the_login_node)
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        arguments = ["evaluate", str(run.path), "--scheduler", cluster.scheduler_address]
-        result = runner.invoke(app, [*arguments, "--accelerator", "gpu"])
+    arguments = ["evaluate", str(run.path), "--scheduler", scheduler_of_gpu_less_workers]
+    result = runner.invoke(app, [*arguments, "--accelerator", "gpu"])
     assert_one_line_error(result, "--accelerator gpu", "no CUDA GPU", socket.gethostname())
     assert not (run.path / "metrics.json").exists()
 
