@@ -40,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from benchmarks.bench_export import jets_config, write_jets
+from benchmarks.bench_export import jets_config, write_jet_files
 from benchmarks.report import Section
 from heplearn.parallel import file_workers
 
@@ -85,14 +85,6 @@ if sys.argv[3] == "serial":
 train(yaml.safe_load(Path(sys.argv[1]).read_text()), sys.argv[2])
 print(high_water_mark() or 0)
 """
-
-
-def _write_files(folder: Path, jets_per_file: int) -> list[Path]:
-    folder.mkdir()
-    paths = [folder / f"jets_{index}.root" for index in range(FILES)]
-    for index, path in enumerate(paths):
-        write_jets(path, jets_per_file, seed=index + 1)
-    return paths
 
 
 def _config(
@@ -200,7 +192,7 @@ def run(quick: bool = False) -> list[Section]:
         root = Path(temporary)
         folders = {model: root / model for model in MODELS}
         for model in MODELS:
-            _write_files(folders[model], jets_per_file[model])
+            write_jet_files(folders[model], FILES, jets_per_file[model])
         jets = {model: _train_jets(folders[model], model) for model in MODELS}
         pfn = folders["PFN"]
         memory, rss_memory = _train(_config(pfn, "PFN", epochs, False), root / "m")
@@ -221,7 +213,7 @@ def run(quick: bool = False) -> list[Section]:
         predict_rows = []
         for model, run in runs.items():
             per_file = PREDICT_JETS[model] // (10 if quick else 1)
-            scored = _write_files(root / f"score-{model}", per_file)
+            scored = write_jet_files(root / f"score-{model}", FILES, per_file)
             seconds = [
                 _predict_seconds(run, scored, root / "p1"),
                 _predict_seconds(run, scored, root / "pt", threads=1),

@@ -93,6 +93,15 @@ def write_jets(path: Path, n_jets: int, seed: int = 1, basket_entries: int | Non
             )
 
 
+def write_jet_files(folder: Path, count: int, jets_per_file: int) -> list[Path]:
+    """``count`` files of :func:`write_jets` (seeds 1, 2, ...) in a new ``folder``."""
+    folder.mkdir(parents=True)
+    paths = [folder / f"jets_{index}.root" for index in range(count)]
+    for index, path in enumerate(paths):
+        write_jets(path, jets_per_file, seed=index + 1)
+    return paths
+
+
 def jets_config(path: Path, model: dict[str, Any], length: int) -> dict[str, Any]:
     columns = ["part_deta", "part_dphi", "log(part_pt)", "log(part_energy)", "part_charge"]
     particles = {"kind": "particles", "length": length, "sort_by": "part_pt"}

@@ -33,7 +33,7 @@ import lightning as L
 import torch
 import yaml
 
-from benchmarks.bench_export import jets_config, write_jets
+from benchmarks.bench_export import jets_config, write_jet_files
 from benchmarks.report import Section
 
 FILES = 8
@@ -73,9 +73,9 @@ TRAIN = """
 import json, sys
 from pathlib import Path
 import torch, yaml
-from benchmarks.bench_gpu import EpochTimer
+from benchmarks.bench_training import TrainTimer
 from heplearn.training.fit import train
-timer = EpochTimer()
+timer = TrainTimer()
 train(yaml.safe_load(Path(sys.argv[1]).read_text()), sys.argv[2], callbacks=[timer])
 memory = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
 print(json.dumps({"epochs": timer.epochs, "gpu_memory": memory}))
@@ -103,39 +103,6 @@ memory = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
 jets = sum(item.entries for item in written)
 print(json.dumps({"jets": jets, "seconds": seconds, "gpu_memory": memory}))
 """
-
-
-class EpochTimer(L.Callback):
-    """Seconds and jets of each epoch's training part, the GPU synchronised at both ends."""
-
-    def __init__(self) -> None:
-        self.epochs: list[dict[str, float]] = []
-        self._start = 0.0
-        self._jets = 0
-
-    @staticmethod
-    def _now() -> float:
-        import time
-
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        return time.perf_counter()
-
-    def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._start, self._jets = self._now(), 0
-
-    def on_train_batch_start(
-        self,
-        trainer: L.Trainer,
-        module: L.LightningModule,
-        batch: dict[str, torch.Tensor],
-        batch_idx: int,
-    ) -> None:
-        self._jets += len(batch["label"])
-
-    def on_validation_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if not trainer.sanity_checking:  # (the validation that ends a training epoch)
-            self.epochs.append({"seconds": self._now() - self._start, "jets": self._jets})
 
 
 def _last_json(command: list[str], log: Path) -> dict[str, Any]:
@@ -169,7 +136,7 @@ def _train(config: dict[str, Any], out: Path) -> dict[str, float]:
     path.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-c", TRAIN, str(path), str(out)]
     result = _last_json(command, out.with_suffix(".log"))
-    rates = [epoch["jets"] / epoch["seconds"] for epoch in result["epochs"]]
+    rates = [epoch["events"] / epoch["seconds"] for epoch in result["epochs"]]
     return {"rate": max(rates[1:]), "gpu_memory": result["gpu_memory"]}
 
 
@@ -180,14 +147,6 @@ def _score(
     command = [sys.executable, "-c", SCORE, str(run), str(out), accelerator, precision]
     result = _last_json(command + [str(f) for f in files], out.with_suffix(".log"))
     return {"rate": result["jets"] / result["seconds"], "gpu_memory": result["gpu_memory"]}
-
-
-def _write_files(folder: Path, count: int, jets_per_file: int) -> list[Path]:
-    folder.mkdir(parents=True)
-    paths = [folder / f"jets_{index}.root" for index in range(count)]
-    for index, path in enumerate(paths):
-        write_jets(path, jets_per_file, seed=index + 1)
-    return paths
 
 
 def _gpu_name() -> str:
@@ -208,9 +167,9 @@ def measure(
     so that one run on a lent GPU gives every number it can; ``log``: each result is
     also added to this JSON file as soon as it is measured.
     """
-    files = _write_files(root / "jets", FILES, jets_per_file)
+    files = write_jet_files(root / "jets", FILES, jets_per_file)
     small = root / "cpu"
-    _write_files(small, 1, cpu_jets)  # the CPU's rates need fewer jets to be measured
+    write_jet_files(small, 1, cpu_jets)  # the CPU's rates need fewer jets to be measured
     results: dict[str, dict[str, dict[str, float]]] = {}
 
     def measured(model: str, label: str, measurement: Any, *arguments: Any) -> None:

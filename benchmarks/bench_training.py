@@ -36,8 +36,9 @@ SPEED_MODELS = {
 }
 
 
-class _TrainTimer(L.Callback):
-    """Training time per epoch (validation excluded) and events trained on."""
+class TrainTimer(L.Callback):
+    """Training time per epoch (validation excluded) and events trained on; on a GPU the
+    device is synchronised at the epoch's start and after its last batch."""
 
     def __init__(self) -> None:
         self.epochs: list[dict[str, float]] = []
@@ -45,18 +46,25 @@ class _TrainTimer(L.Callback):
         self._events = 0
 
     def on_train_epoch_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        self._start = self._batch_end = time.perf_counter()
+        self._start = self._batch_end = _synchronised_clock()
         self._events = 0
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
         self._events += len(batch["label"])
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # type: ignore[no-untyped-def]
-        self._batch_end = time.perf_counter()
+        self._batch_end = _synchronised_clock() if trainer.is_last_batch else time.perf_counter()
 
     def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         # (after the validation, which does not move the end of the last training batch)
         self.epochs.append({"seconds": self._batch_end - self._start, "events": self._events})
+
+
+def _synchronised_clock() -> float:
+    """``time.perf_counter()`` once the GPU's queued work is done (where there is one)."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter()
 
 
 def _loading_seconds(data: Any, epochs: int) -> float:
@@ -141,7 +149,7 @@ def _lightning_alone(
         {"x": inputs[first : first + batch_size], "label": targets[first : first + batch_size]}
         for first in range(0, len(targets), batch_size)
     ]
-    timer = _TrainTimer()
+    timer = TrainTimer()
     trainer = L.Trainer(
         max_epochs=epochs,
         accelerator="cpu",
@@ -178,7 +186,7 @@ def _speed_of(model: str, folder: str, epochs: int, out: str, queue: multiproces
     config = top_vs_qcd_config(
         model, Path(folder), [f"training.epochs={epochs}"], copies=SPEED_MODELS[model]
     )
-    timer = _TrainTimer()
+    timer = TrainTimer()
     run = train(config, Path(out) / model, overwrite=True, callbacks=[timer])
     counted = timer.epochs[1:] or timer.epochs
     lightning_rate = max(e["events"] / e["seconds"] for e in counted)

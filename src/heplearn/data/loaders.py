@@ -486,8 +486,11 @@ def _too_few_chunks(
     sizes = f"{min(entries)}" if min(entries) == max(entries) else f"{min(entries)}-{max(entries)}"
     files = {chunk.file_index: chunk.source for chunk in chunks}
     clusters = [cluster_starts(source) for source in files.values()]
-    finest = sum(len(starts) if starts is not None else len(chunks) + 1 for starts in clusters)
-    if finest <= len(chunks):  # (a file without clusters can be cut anywhere)
+    # (a file without clusters, Parquet or HDF5, can be cut anywhere)
+    cuttable = any(starts is None for starts in clusters) or sum(
+        len(starts) for starts in clusters if starts is not None
+    ) > len(chunks)
+    if not cuttable:
         remedy = (
             "each chunk is one basket cluster of the files already, so write the data in "
             "more files or with smaller clusters (uproot: fewer entries per extend), or "
